@@ -1,0 +1,105 @@
+"""Secrets: never in the repository, never on a command line, never in output.
+
+A secret named ``mysql_app_password`` is read from, in order:
+
+1. the environment variable ``STACK_MYSQL_APP_PASSWORD``;
+2. a YAML file outside the repository: the path in ``STACK_SECRETS_FILE``, or
+   else the host's ``secrets_file`` data (the testbed inventory sets that to
+   the file the testbed generated).
+
+The file must be owned by the user running the deploy and unreadable by others.
+Which secrets a host needs follows from its groups (``SECRETS`` below); all of
+them are checked before any host is contacted (see ``stack.preflight``).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import yaml
+
+# name -> (groups whose hosts need it, what it is)
+SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
+    "mysql_root_password": (("db_servers",), "MySQL/MariaDB root account"),
+    "mysql_app_password": (("db_servers", "app_servers"), "the application's database user"),
+    "mysql_replication_password": (("db_servers",), "the replication user"),
+    "mysql_backup_password": (("db_servers",), "the backup user (consistent dumps)"),
+    "mysql_monitoring_password": (("db_servers", "monitoring_servers"), "the monitoring user"),
+    "redis_password": (("cache_servers", "app_servers"), "Redis requirepass/masterauth"),
+    "grafana_admin_password": (("monitoring_servers",), "Grafana's admin user"),
+    "influxdb_token": (("monitoring_servers",), "InfluxDB operator token (2.x) / admin password (1.x)"),
+    "s3_access_key_id": (("db_servers",), "S3 access key for backups"),
+    "s3_secret_access_key": (("db_servers",), "S3 secret key for backups"),
+    "backup_age_recipient": (("db_servers",), "age public key backups are encrypted to"),
+}
+
+
+class SecretError(Exception):
+    pass
+
+
+def env_var(name: str) -> str:
+    return "STACK_" + name.upper()
+
+
+def required_for(groups) -> list[str]:
+    groups = set(groups)
+    return [name for name, (needed_by, _) in SECRETS.items() if groups & set(needed_by)]
+
+
+def secrets_file_path(host_data_file: str | None) -> Path | None:
+    path = os.environ.get("STACK_SECRETS_FILE") or host_data_file
+    return Path(path) if path else None
+
+
+_file_cache: dict[Path, dict] = {}
+
+
+def read_secrets_file(path: Path) -> dict:
+    """The file's secrets, after checking nobody else can read them."""
+    if path in _file_cache:
+        return _file_cache[path]
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SecretError(f"secrets file {path} does not exist") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretError(f"secrets file {path} is readable by others (mode {oct(st.st_mode & 0o777)}); chmod 600 it")
+    if st.st_uid != os.geteuid():
+        raise SecretError(f"secrets file {path} is not owned by the user running the deploy")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise SecretError(f"secrets file {path} must be a mapping of name: value")
+    unknown = sorted(set(data) - set(SECRETS))
+    if unknown:
+        raise SecretError(f"secrets file {path} has unknown names {unknown}; known: {sorted(SECRETS)}")
+    _file_cache[path] = {k: str(v) for k, v in data.items() if v not in (None, "")}
+    return _file_cache[path]
+
+
+def missing(names, host_data_file: str | None = None) -> list[str]:
+    """One message per secret that can't be found; raises on an unusable file."""
+    path = secrets_file_path(host_data_file)
+    from_file = read_secrets_file(path) if path else {}
+    where = f"add it to {path}" if path else "or set STACK_SECRETS_FILE to a secrets file"
+    return [
+        f"missing secret {name} ({SECRETS[name][1]}): set {env_var(name)} {where}"
+        for name in names
+        if not os.environ.get(env_var(name)) and name not in from_file
+    ]
+
+
+def get(name: str, host=None) -> str:
+    """A secret's value for use in a deploy. ``host`` defaults to pyinfra's current host."""
+    if host is None:
+        from pyinfra import host
+    value = os.environ.get(env_var(name))
+    if value:
+        return value
+    path = secrets_file_path(host.data.get("secrets_file"))
+    value = read_secrets_file(path).get(name) if path else None
+    if not value:
+        raise SecretError(missing([name], host.data.get("secrets_file"))[0])
+    return value
