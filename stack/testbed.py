@@ -355,6 +355,27 @@ class Testbed:
         return "\n".join(lines)
 
 
+def inventory_group(group: str) -> list[tuple[str, dict]]:
+    """pyinfra inventory entries for one group of the testbed named by
+    TESTBED_NAME (default ``tb``), read from its state file."""
+    state = Testbed(name=os.environ.get("TESTBED_NAME", "tb"), hosts=()).load_state()
+    return [
+        (name, {
+            "ssh_hostname": info["address"],
+            "ssh_user": "root",
+            "ssh_key": state["ssh_key"],
+            "ssh_known_hosts_file": state["known_hosts"],
+            "ssh_strict_host_key_checking": "yes",
+            "private_address": info["address"],
+            "base_apt_proxy": state["apt_proxy"],
+            "secrets_file": state["secrets_file"],
+            **info["data"],
+        })
+        for name, info in state["hosts"].items()
+        if group in info["groups"]
+    ]
+
+
 def ensure_base_rootfs() -> Path:
     """The cached debootstrap rootfs every host overlays; built once."""
     base = CACHE_DIR / BASE_NAME

@@ -1,0 +1,39 @@
+"""Defaults for every host. Override per group in group_data/<group>.py, per host
+in the inventory; group_data/<environment>.py overrides everything, so keep it
+for real per-environment differences. Checked by stack/validate.py."""
+
+# -- base: packages, time, apt -------------------------------------------------
+# Packages every host gets (Debian/Ubuntu names).
+base_packages = ["ca-certificates", "curl", "less", "netbase", "nftables", "procps", "systemd-timesyncd", "tzdata"]
+# System timezone (canonical tz database name: Etc/UTC, not the UTC alias, which
+# reads back as Etc/UTC and would show a change on every run).
+base_timezone = "Etc/UTC"
+# NTP servers for systemd-timesyncd (host names), tried in order.
+base_ntp_servers = ["0.debian.pool.ntp.org", "1.debian.pool.ntp.org", "2.debian.pool.ntp.org"]
+# HTTP proxy apt uses (URL), or None to connect directly.
+base_apt_proxy = None
+
+# -- base: sshd ----------------------------------------------------------------
+# Port sshd listens on (TCP port). Always open in the firewall.
+base_sshd_port = 22
+# If not empty, only these users may log in over SSH (Unix user names). The
+# deploy's own ssh_user is always added, so a run can never lock itself out.
+base_sshd_allow_users = []
+
+# -- base: firewall (nftables; input policy drop) ------------------------------
+# Who may reach sshd (CIDR networks).
+base_firewall_ssh_from = ["0.0.0.0/0", "::/0"]
+# Ports each role opens (TCP), and to whom: "any", or the role groups whose
+# hosts' private_address may connect. A host opens the ports of all its groups.
+base_firewall_services = {
+    "web_servers": [{"port": 80, "from": "any"}, {"port": 443, "from": "any"}],
+    "app_servers": [{"port": 8000, "from": ["web_servers"]}],
+    "db_servers": [{"port": 3306, "from": ["app_servers", "db_servers"]}],
+    "cache_servers": [{"port": 6379, "from": ["app_servers"]}],
+    "monitoring_servers": [{"port": 8086, "from": ["db_servers", "cache_servers", "app_servers", "web_servers"]}],
+}
+
+# -- secrets -------------------------------------------------------------------
+# YAML secrets file on the controller (path), used when STACK_SECRETS_FILE is
+# unset; None: secrets come from STACK_* environment variables. See stack/secrets.py.
+secrets_file = None

@@ -1,0 +1,14 @@
+"""The local testbed: hosts booted by `python -m stack.testbed up`.
+
+Addresses, the SSH key, the apt proxy and the generated secrets come from the
+testbed's state file. TESTBED_NAME selects another testbed (the tests use one of
+their own). Connection: root over SSH with the testbed's key, strict host keys.
+"""
+
+from stack.testbed import inventory_group
+
+db_servers = inventory_group("db_servers")
+cache_servers = inventory_group("cache_servers")
+app_servers = inventory_group("app_servers")
+web_servers = inventory_group("web_servers")
+monitoring_servers = inventory_group("monitoring_servers")

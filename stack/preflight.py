@@ -1,0 +1,54 @@
+"""Stop a pyinfra run before it contacts any host when the data is bad.
+
+pyinfra loads config.py before the inventory and connects to all hosts at once;
+the first ``host_before_connect`` callback is the one moment at which the whole
+inventory, group data included, is known and no host has been touched. Validation runs there,
+once, and a failure exits the process with every problem listed.
+"""
+
+from __future__ import annotations
+
+from pyinfra.api.state import BaseStateCallback
+
+from stack import validate
+
+
+def hosts_of(inventory) -> dict[str, tuple[set[str], dict]]:
+    return {h.name: (set(h.groups), h.data.dict()) for h in inventory}
+
+
+class Preflight(BaseStateCallback):
+    def __init__(self):
+        self.failure: str | None = None
+        self.done = False
+
+    def host_before_connect(self, state, host):
+        if not self.done:
+            self.done = True
+            touched = {h.name for h in state.inventory if state.is_host_in_limit(h)}
+            found = validate.problems(hosts_of(state.inventory), check_secrets_for=touched)
+            if found:
+                self.failure = (f"preflight: {len(found)} problem(s), no host was contacted:\n"
+                                + "\n".join(f"  - {p}" for p in found))
+        if self.failure:
+            # SystemExit from a greenlet is re-raised in the main one by gevent:
+            # the run ends here with status 1, before this host's connector runs.
+            raise SystemExit(self.failure)
+
+
+def install():
+    """Called from config.py. pyinfra resets the state's callbacks in
+    ``State.init`` (after config.py ran), so register right after it."""
+    from pyinfra import state
+
+    real = state._get_module()
+    if getattr(real, "_preflight_installed", False):
+        return
+    init = real.init
+
+    def init_then_register(*args, **kwargs):
+        init(*args, **kwargs)
+        real.add_callback_handler(Preflight())
+
+    real.init = init_then_register
+    real._preflight_installed = True

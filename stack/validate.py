@@ -1,0 +1,192 @@
+"""Check every host's merged data before any host is contacted.
+
+``problems(hosts)`` returns one line per problem across the whole inventory:
+bad types and ranges, missing required keys, unknown keys (typos) under our
+prefixes, unknown groups, an inconsistent topology and missing secrets.
+``stack.preflight`` runs it from pyinfra's config.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import zoneinfo
+from urllib.parse import urlparse
+
+from stack import secrets
+
+# Role groups (every inventory uses these names) and environment groups (the
+# group pyinfra names after the inventory file).
+ROLE_GROUPS = ("db_servers", "cache_servers", "app_servers", "web_servers", "monitoring_servers")
+ENVIRONMENTS = ("production", "staging", "testbed")
+# Our data keys start with a component's name; anything else under these
+# prefixes that the schema does not know is a typo.
+PREFIXES = ("base_", "mysql_", "redis_", "app_", "nginx_", "influxdb_", "grafana_", "telegraf_", "backup_")
+
+
+class Invalid(ValueError):
+    pass
+
+
+# -- checks: each takes a value and raises Invalid with a reason -------------------
+def string(v):
+    if not isinstance(v, str) or not v:
+        raise Invalid(f"{v!r} is not a non-empty string")
+
+
+def port(v):
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+        raise Invalid(f"{v!r} is not a TCP port (1-65535)")
+
+
+def ip_address(v):
+    try:
+        ipaddress.ip_address(v)
+    except ValueError:
+        raise Invalid(f"{v!r} is not an IP address") from None
+
+
+def network(v):
+    try:
+        ipaddress.ip_network(v, strict=False)
+    except ValueError:
+        raise Invalid(f"{v!r} is not an address or CIDR network") from None
+
+
+def hostname(v):
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", v):
+        raise Invalid(f"{v!r} is not a host name")
+
+
+def timezone(v):
+    if v not in zoneinfo.available_timezones():
+        raise Invalid(f"{v!r} is not a tz database name (e.g. UTC, Asia/Shanghai)")
+
+
+def http_url(v):
+    u = urlparse(v) if isinstance(v, str) else None
+    if not u or u.scheme not in ("http", "https") or not u.hostname:
+        raise Invalid(f"{v!r} is not an http(s) URL")
+
+
+def user_name(v):
+    if not isinstance(v, str) or not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", v):
+        raise Invalid(f"{v!r} is not a Unix user name")
+
+
+def one_of(*choices):
+    def check(v):
+        if v not in choices:
+            raise Invalid(f"{v!r} is not one of {', '.join(map(str, choices))}")
+    return check
+
+
+def optional(check):
+    def wrapped(v):
+        if v is not None:
+            check(v)
+    return wrapped
+
+
+def list_of(check, non_empty=False):
+    def wrapped(v):
+        if not isinstance(v, list):
+            raise Invalid(f"{v!r} is not a list")
+        if non_empty and not v:
+            raise Invalid("is empty")
+        for item in v:
+            check(item)
+    return wrapped
+
+
+def firewall_services(v):
+    """{group: [{"port": int, "from": "any" | [group, ...]}]}"""
+    if not isinstance(v, dict):
+        raise Invalid(f"{v!r} is not a mapping of group -> openings")
+    for group, openings in v.items():
+        if group not in ROLE_GROUPS:
+            raise Invalid(f"unknown group {group!r}")
+        for o in openings:
+            if not isinstance(o, dict) or set(o) != {"port", "from"}:
+                raise Invalid(f"{group}: {o!r} must have exactly 'port' and 'from'")
+            port(o["port"])
+            if o["from"] != "any":
+                list_of(one_of(*ROLE_GROUPS), non_empty=True)(o["from"])
+
+
+# key -> check. Every key in group_data/ and the inventories is listed here.
+SCHEMA = {
+    "private_address": ip_address,
+    "secrets_file": optional(string),
+    "base_packages": list_of(string),
+    "base_timezone": timezone,
+    "base_ntp_servers": list_of(hostname, non_empty=True),
+    "base_apt_proxy": optional(http_url),
+    "base_sshd_port": port,
+    "base_sshd_allow_users": list_of(user_name),
+    "base_firewall_ssh_from": list_of(network, non_empty=True),
+    "base_firewall_services": firewall_services,
+    "mysql_role": one_of("primary", "replica"),
+}
+REQUIRED = {
+    "all": ("private_address", "base_timezone", "base_ntp_servers", "base_sshd_port",
+            "base_firewall_ssh_from", "base_firewall_services"),
+    "db_servers": ("mysql_role",),
+}
+
+
+def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
+    out = []
+    for group in sorted(groups - set(ROLE_GROUPS) - set(ENVIRONMENTS) - {"all"}):
+        out.append(f"{name}: unknown group {group!r} (known: {', '.join(ROLE_GROUPS)})")
+    for group in ("all", *sorted(groups)):
+        for key in REQUIRED.get(group, ()):
+            if data.get(key) is None:
+                out.append(f"{name}: {key} is required" + (f" for {group}" if group != "all" else ""))
+    for key, value in sorted(data.items()):
+        if key in SCHEMA:
+            if value is None and key in {k for ks in REQUIRED.values() for k in ks}:
+                continue  # already reported as missing
+            try:
+                SCHEMA[key](value)
+            except Invalid as e:
+                out.append(f"{name}: {key}: {e}")
+        elif key.startswith(PREFIXES):
+            out.append(f"{name}: unknown key {key!r} (a typo?)")
+    return out
+
+
+def topology_problems(hosts: dict[str, tuple[set[str], dict]]) -> list[str]:
+    out = []
+    members = {g: [n for n, (groups, _) in hosts.items() if g in groups] for g in ROLE_GROUPS}
+    primaries = [n for n in members["db_servers"] if hosts[n][1].get("mysql_role") == "primary"]
+    if members["db_servers"] and len(primaries) != 1:
+        out.append(f"topology: db_servers need exactly one mysql_role='primary', found {primaries or 'none'}")
+    if members["web_servers"] and not members["app_servers"]:
+        out.append("topology: web_servers are present but app_servers is empty (nothing to proxy to)")
+    seen: dict[str, str] = {}
+    for n, (_, data) in hosts.items():
+        addr = data.get("private_address")
+        if addr in seen:
+            out.append(f"topology: {n} and {seen[addr]} share private_address {addr}")
+        seen.setdefault(addr, n)
+    return out
+
+
+def secret_problems(name: str, groups: set[str], data: dict) -> list[str]:
+    try:
+        return [f"{name}: {m}" for m in secrets.missing(secrets.required_for(groups), data.get("secrets_file"))]
+    except secrets.SecretError as e:
+        return [f"{name}: {e}"]
+
+
+def problems(hosts: dict[str, tuple[set[str], dict]], check_secrets_for=None) -> list[str]:
+    """hosts: name -> (groups, merged data). Secrets are checked for the hosts in
+    ``check_secrets_for`` (default: all), i.e. the ones this run will touch."""
+    out = []
+    for name, (groups, data) in hosts.items():
+        out += host_problems(name, groups, data)
+        if check_secrets_for is None or name in check_secrets_for:
+            out += secret_problems(name, groups, data)
+    out += topology_problems(hosts)
+    return list(dict.fromkeys(out))  # a shared secrets-file error once per host is enough

@@ -1,0 +1,95 @@
+"""Every host: apt (and its proxy), base packages, time, sshd hardening, firewall."""
+
+from pyinfra import host, inventory, logger
+from pyinfra.facts.server import Command
+from pyinfra.operations import apt, files, server, systemd
+
+from stack.configs import checked_template
+
+# Kernel-wide and clock settings belong to the machine, not to a container.
+virt = host.get_fact(Command, command="systemd-detect-virt --container || true")
+in_container = virt not in ("", "none")
+
+# -- apt ----------------------------------------------------------------------------
+if host.data.base_apt_proxy:
+    files.template(
+        name="apt proxy",
+        src="templates/base/apt-proxy.conf.j2",
+        dest="/etc/apt/apt.conf.d/01proxy",
+        proxy=host.data.base_apt_proxy,
+    )
+else:
+    files.file(name="No apt proxy", path="/etc/apt/apt.conf.d/01proxy", present=False)
+
+apt.packages(
+    name="Base packages",
+    packages=host.data.base_packages,
+    update=True,
+    cache_time=3600,
+    no_recommends=True,
+)
+
+# -- time -----------------------------------------------------------------------------
+server.timezone(name="Timezone", timezone=host.data.base_timezone)
+
+timesyncd = files.template(
+    name="NTP servers",
+    src="templates/base/timesyncd.conf.j2",
+    dest="/etc/systemd/timesyncd.conf.d/stack.conf",
+    ntp_servers=host.data.base_ntp_servers,
+)
+if in_container:
+    # timesyncd has ConditionVirtualization=!container: the clock is the machine's.
+    logger.warning(f"{host.name}: in a {virt} container, time sync is left to the machine")
+    systemd.service(name="timesyncd enabled", service="systemd-timesyncd", running=None, enabled=True)
+else:
+    systemd.service(name="timesyncd running", service="systemd-timesyncd", running=True, enabled=True)
+    systemd.service(
+        name="timesyncd restarted", service="systemd-timesyncd", restarted=True, _if=timesyncd.did_change
+    )
+
+# -- sshd --------------------------------------------------------------------------------
+# The deploy user is always allowed in, so a narrowed AllowUsers cannot lock us out.
+allow_users = host.data.base_sshd_allow_users
+if allow_users:
+    allow_users = sorted({*allow_users, host.data.get("ssh_user") or "root"})
+sshd = checked_template(
+    name="sshd hardening",
+    src="templates/base/sshd.conf.j2",
+    dest="/etc/ssh/sshd_config.d/10-stack.conf",
+    check="sshd -t -f {path}",
+    port=host.data.base_sshd_port,
+    allow_users=allow_users,
+)
+server.shell(
+    name="Reload sshd (after checking the whole config)",
+    commands=["sshd -t", "systemctl reload ssh"],
+    _if=sshd.did_change,
+)
+
+# -- firewall ------------------------------------------------------------------------------
+def addresses(groups):
+    return sorted({h.data.private_address for g in groups for h in inventory.get_group(g, [])})
+
+
+openings = {}  # port -> None (anyone) or set of source addresses
+for group in host.groups:
+    for rule in host.data.base_firewall_services.get(group, []):
+        port = rule["port"]
+        if rule["from"] == "any" or openings.get(port, 0) is None:
+            openings[port] = None
+        else:
+            openings.setdefault(port, set()).update(addresses(rule["from"]))
+
+firewall = checked_template(
+    name="Firewall",
+    src="templates/base/nftables.conf.j2",
+    dest="/etc/nftables.conf",
+    check="nft -c -f {path}",
+    mode="0755",
+    ssh_port=host.data.base_sshd_port,
+    ssh_from=host.data.base_firewall_ssh_from,
+    openings={p: (None if s is None else sorted(s)) for p, s in sorted(openings.items())},
+)
+systemd.service(name="nftables loaded at boot and now", service="nftables", enabled=True, running=True)
+systemd.service(name="Firewall rules applied", service="nftables", restarted=True, _if=firewall.did_change)
