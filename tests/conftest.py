@@ -1,0 +1,46 @@
+"""Helpers shared by unit and end-to-end tests."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PYINFRA = str(Path(sys.executable).parent / "pyinfra")
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_from_the_callers_environment(monkeypatch):
+    """Tests decide which secrets exist; the developer's own STACK_* never leak in."""
+    for key in list(os.environ):
+        if key.startswith("STACK_"):
+            monkeypatch.delenv(key)
+
+
+def run_pyinfra(inventory, *args, env=None, json_output=True, timeout=900):
+    """Run the pyinfra CLI from the repo root, as an operator would."""
+    cmd = [PYINFRA, "-y", *(["--json"] if json_output else []), str(inventory), *map(str, args)]
+    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **(env or {})}, text=True,
+                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc.results = None
+    if json_output and proc.stdout.strip().startswith("{"):
+        proc.results = json.loads(proc.stdout)["results"]["operations"]
+    return proc
+
+
+def load_inventory(name: str):
+    """An inventory file as pyinfra loads it (group data merged), without connecting."""
+    from pyinfra.api import State
+    from pyinfra.context import ctx_state
+    from pyinfra_cli.inventory import make_inventory
+
+    ctx_state.set(State())  # pyinfra records the file it executes on the state
+    return make_inventory(str(REPO / "inventories" / f"{name}.py"), cwd=str(REPO))
+
+
+def changed_hosts(results) -> dict[str, list[str]]:
+    """operation name -> hosts on which it changed something or failed."""
+    return {op["name"]: op["success"] + op["error"] for op in results if op["success"] or op["error"]}

@@ -1,0 +1,64 @@
+"""End-to-end: a testbed of its own (not the developer's), booted once per session,
+deployed through the pyinfra CLI, checked over SSH with pytest-testinfra."""
+
+import os
+import time
+
+import pytest
+import testinfra
+
+from stack.testbed import Testbed
+from tests.conftest import REPO, run_pyinfra
+
+NAME, SUBNET = "tbtest", "10.231.9.0/24"
+ENV = {"TESTBED_NAME": NAME}
+
+pytestmark = pytest.mark.e2e
+
+
+def pytest_collection_modifyitems(items):
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="the testbed needs root (namespaces, mounts, systemd-nspawn)")
+        for item in items:
+            if "e2e" in item.nodeid:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def testbed():
+    tb = Testbed(name=NAME, subnet=SUBNET)
+    tb.down()  # a fresh testbed every session, whatever a killed run left
+    tb.up()
+    yield tb
+    tb.down()
+
+
+@pytest.fixture(scope="session")
+def first_deploy(testbed):
+    """The full converge on fresh hosts; every e2e test checks the state it leaves."""
+    started = time.monotonic()
+    proc = run_pyinfra("inventories/testbed.py", "deploy.py", env=ENV)
+    proc.seconds = time.monotonic() - started
+    print(f"\nfirst deploy: {proc.seconds:.1f}s")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def host(testbed, first_deploy):
+    """testinfra hosts by name, after the first deploy."""
+    config = str(testbed.state_dir / "ssh_config")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = testinfra.get_host(f"ssh://{name}", ssh_config=config)
+        return cache[name]
+    return get
+
+
+def pyinfra_on_testbed(*args, **kw):
+    return run_pyinfra("inventories/testbed.py", *args, env={**ENV, **kw.pop("env", {})}, **kw)
+
+
+__all__ = ["REPO", "pyinfra_on_testbed"]

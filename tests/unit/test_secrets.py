@@ -1,0 +1,67 @@
+"""stack.secrets: where secrets come from, and what is refused."""
+
+import os
+
+import pytest
+
+from stack import secrets, validate
+
+
+def write(path, text, mode=0o600):
+    path.write_text(text)
+    os.chmod(path, mode)
+    secrets._file_cache.clear()
+    return path
+
+
+def test_required_secrets_follow_the_groups():
+    assert secrets.required_for({"cache_servers"}) == ["redis_password"]
+    assert "mysql_app_password" in secrets.required_for({"app_servers"})
+    assert secrets.required_for({"testbed"}) == []
+
+
+def test_environment_variable_wins_over_the_file(tmp_path, monkeypatch):
+    f = write(tmp_path / "s.yml", "redis_password: from-file\n")
+    monkeypatch.setenv("STACK_REDIS_PASSWORD", "from-env")
+
+    class Host:
+        data = {"secrets_file": str(f)}
+    assert secrets.get("redis_password", Host) == "from-env"
+    monkeypatch.delenv("STACK_REDIS_PASSWORD")
+    assert secrets.get("redis_password", Host) == "from-file"
+
+
+def test_missing_secret_names_its_variable_and_file(tmp_path):
+    f = write(tmp_path / "s.yml", "redis_password: x\n")
+    assert secrets.missing(["redis_password", "grafana_admin_password"], str(f)) == [
+        f"missing secret grafana_admin_password (Grafana's admin user): set STACK_GRAFANA_ADMIN_PASSWORD "
+        f"add it to {f}"
+    ]
+
+
+def test_secrets_file_from_environment_overrides_host_data(tmp_path, monkeypatch):
+    good = write(tmp_path / "good.yml", "redis_password: x\n")
+    monkeypatch.setenv("STACK_SECRETS_FILE", str(good))
+    assert secrets.missing(["redis_password"], str(tmp_path / "absent.yml")) == []
+
+
+def test_file_readable_by_others_is_refused(tmp_path):
+    f = write(tmp_path / "s.yml", "redis_password: x\n", mode=0o644)
+    with pytest.raises(secrets.SecretError, match="readable by others"):
+        secrets.missing(["redis_password"], str(f))
+
+
+def test_unknown_name_in_file_is_refused(tmp_path):
+    f = write(tmp_path / "s.yml", "redis_pasword: x\n")
+    with pytest.raises(secrets.SecretError, match=r"unknown names \['redis_pasword'\]"):
+        secrets.missing(["redis_password"], str(f))
+
+
+def test_secret_problem_is_reported_per_host_by_validation(tmp_path):
+    f = write(tmp_path / "s.yml", "redis_password: x\n")
+    found = validate.secret_problems("web1", {"cache_servers", "monitoring_servers"}, {"secrets_file": str(f)})
+    assert [p.split(" (")[0] for p in found] == [
+        "web1: missing secret mysql_monitoring_password",
+        "web1: missing secret grafana_admin_password",
+        "web1: missing secret influxdb_token",
+    ]

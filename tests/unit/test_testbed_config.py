@@ -1,0 +1,43 @@
+"""stack.testbed pieces that need no root: the mirror comes from apt's own config."""
+
+import pytest
+
+from stack.testbed import TOPOLOGY, Testbed, TestbedError, apt_mirror
+
+
+def test_mirror_is_read_from_deb822_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d/debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\nTypes: deb\nURIs: http://mirror.invalid/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n")
+    assert apt_mirror(tmp_path) == "http://mirror.invalid/debian"
+
+
+def test_mirror_is_read_from_legacy_sources_list(tmp_path):
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb http://sec.invalid/debian-security bookworm-security main\n"
+        "deb [arch=amd64] http://legacy.invalid/debian bookworm main\n")
+    assert apt_mirror(tmp_path) == "http://legacy.invalid/debian"
+
+
+def test_no_mirror_is_a_clear_error(tmp_path):
+    with pytest.raises(TestbedError, match="no Debian mirror found"):
+        apt_mirror(tmp_path)
+
+
+def test_host_addresses_are_stable_and_distinct():
+    tb = Testbed(name="t1", subnet="10.231.5.0/24")
+    addresses = [tb.address(h) for h in TOPOLOGY]
+    assert addresses[0] == "10.231.5.11" and len(set(addresses)) == len(TOPOLOGY)
+
+
+def test_default_topology_has_every_group_and_one_primary():
+    groups = {g for h in TOPOLOGY.values() for g in h["groups"]}
+    assert groups == {"db_servers", "cache_servers", "app_servers", "web_servers", "monitoring_servers"}
+    assert [h for h, v in TOPOLOGY.items() if v["data"].get("mysql_role") == "primary"] == ["db1"]
+
+
+def test_name_that_would_overflow_link_names_is_refused():
+    with pytest.raises(TestbedError, match="1-6 lowercase"):
+        Testbed(name="waytoolong")

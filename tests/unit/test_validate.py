@@ -1,0 +1,91 @@
+"""stack.validate: what a bad inventory is told before any host is contacted."""
+
+import pytest
+from stack import validate
+from stack.preflight import hosts_of
+from tests.conftest import load_inventory
+
+
+def defaults():
+    return hosts_of(load_inventory("staging"))
+
+
+@pytest.mark.parametrize("name", ["production", "staging"])
+def test_shipped_inventory_is_valid(name):
+    assert validate.problems(hosts_of(load_inventory(name)), check_secrets_for=set()) == []
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("base_sshd_port", 70000, "base_sshd_port: 70000 is not a TCP port"),
+    ("base_sshd_port", "22", "base_sshd_port: '22' is not a TCP port"),
+    ("private_address", "10.0.0.300", "private_address: '10.0.0.300' is not an IP address"),
+    ("base_timezone", "Mars/Olympus", "is not a tz database name"),
+    ("base_apt_proxy", "proxy:3128", "is not an http(s) URL"),
+    ("base_firewall_ssh_from", [], "base_firewall_ssh_from: is empty"),
+    ("base_firewall_ssh_from", ["10.0.0.0/33"], "is not an address or CIDR network"),
+    ("base_ntp_servers", ["ntp example"], "is not a host name"),
+    ("base_sshd_allow_users", ["Root!"], "is not a Unix user name"),
+    ("base_firewall_services", {"db_servers": [{"port": 3306, "from": ["dbs"]}]}, "'dbs' is not one of"),
+    ("base_firewall_services", {"dbs": []}, "unknown group 'dbs'"),
+])
+def test_bad_value_is_reported_with_key_and_reason(key, value, expected):
+    hosts = defaults()
+    hosts["db1.staging.example.com"][1][key] = value
+    found = validate.problems(hosts, check_secrets_for=set())
+    assert any(p.startswith("db1.staging.example.com: ") and expected in p for p in found), found
+
+
+def test_unknown_key_with_a_component_prefix_is_a_typo():
+    hosts = defaults()
+    hosts["app1.staging.example.com"][1]["base_sshd_prot"] = 22
+    assert validate.problems(hosts, check_secrets_for=set()) == [
+        "app1.staging.example.com: unknown key 'base_sshd_prot' (a typo?)"
+    ]
+
+
+def test_missing_required_key_is_reported():
+    hosts = defaults()
+    del hosts["app1.staging.example.com"][1]["private_address"]
+    assert "app1.staging.example.com: private_address is required" in validate.problems(
+        hosts, check_secrets_for=set())
+
+
+def test_db_host_without_role_is_reported():
+    hosts = defaults()
+    del hosts["db2.staging.example.com"][1]["mysql_role"]
+    assert "db2.staging.example.com: mysql_role is required for db_servers" in validate.problems(
+        hosts, check_secrets_for=set())
+
+
+def test_unknown_group_is_reported():
+    hosts = defaults()
+    hosts["app1.staging.example.com"][0].add("app_server")
+    assert any("unknown group 'app_server'" in p for p in validate.problems(hosts, check_secrets_for=set()))
+
+
+def test_two_primaries_are_reported():
+    hosts = defaults()
+    hosts["db2.staging.example.com"][1]["mysql_role"] = "primary"
+    found = validate.problems(hosts, check_secrets_for=set())
+    assert any(p.startswith("topology: db_servers need exactly one") for p in found), found
+
+
+def test_web_servers_without_app_servers_are_reported():
+    hosts = {n: v for n, v in defaults().items() if "app_servers" not in v[0]}
+    assert "topology: web_servers are present but app_servers is empty (nothing to proxy to)" in \
+        validate.problems(hosts, check_secrets_for=set())
+
+
+def test_shared_private_address_is_reported():
+    hosts = defaults()
+    hosts["app2.staging.example.com"][1]["private_address"] = hosts["app1.staging.example.com"][1]["private_address"]
+    found = validate.problems(hosts, check_secrets_for=set())
+    assert any(p.startswith("topology:") and "share private_address" in p for p in found), found
+
+
+def test_all_problems_are_listed_at_once():
+    hosts = defaults()
+    hosts["db1.staging.example.com"][1]["base_sshd_port"] = 0
+    hosts["app1.staging.example.com"][1]["base_timezone"] = "Nowhere"
+    hosts["db2.staging.example.com"][1]["mysql_role"] = "primary"
+    assert len(validate.problems(hosts, check_secrets_for=set())) == 3
