@@ -35,7 +35,7 @@ SUITE = "bookworm"
 # Bump the suffix when the package list changes, so old caches are not reused.
 BASE_PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,sudo,ca-certificates"
 BASE_NAME = f"{SUITE}-base-v1"
-PROXY_PORT = 8888
+PROXY_PORT = 18888  # not 8888: a distribution tinyproxy may already hold that
 BOOT_TIMEOUT = 90  # seconds for a host to answer over SSH after it is started
 
 # The default topology: every multi-host path (primary/replica, two app hosts
@@ -97,6 +97,7 @@ class Testbed:
     hosts: tuple[str, ...] = tuple(TOPOLOGY)
 
     def __post_init__(self):
+        self._boots: dict[str, subprocess.Popen] = {}
         if not re.fullmatch(r"[a-z][a-z0-9]{0,5}", self.name):
             raise TestbedError("testbed name: 1-6 lowercase letters/digits (it prefixes link names)")
         unknown = set(self.hosts) - set(TOPOLOGY)
@@ -140,6 +141,7 @@ class Testbed:
             log(f"clearing stale state of testbed {self.name}")
             self.down()
         base = ensure_base_rootfs()
+        raise_inotify_limit()
         self.state_dir.mkdir(parents=True, mode=0o700)
         key = self.state_dir / "id_ed25519"
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"testbed-{self.name}", "-f", str(key))
@@ -216,7 +218,7 @@ class Testbed:
         run("ip", "-n", ns, "link", "set", "eth0", "up")
 
         log_file = open(hdir / "console.log", "w")
-        subprocess.Popen(
+        self._boots[host] = subprocess.Popen(
             ["systemd-nspawn", "-D", str(root), "--boot", "-M", host,
              f"--network-namespace-path=/run/netns/{ns}", "--register=no", "--keep-unit",
              # nftables inside the host needs it; it only reaches the host's own netns.
@@ -243,12 +245,13 @@ class Testbed:
 
     def _wait_for_ssh(self, host: str):
         deadline = time.monotonic() + BOOT_TIMEOUT
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._boots[host].poll() is None:
             if self.ssh(host, "true", check=False).returncode == 0:
                 return
             time.sleep(1)
         console = (self.host_dir(host) / "console.log").read_text()[-2000:]
-        raise TestbedError(f"{host} did not answer over SSH in {BOOT_TIMEOUT}s; console:\n{console}")
+        why = "exited" if self._boots[host].poll() is not None else f"did not answer over SSH in {BOOT_TIMEOUT}s"
+        raise TestbedError(f"{host} {why}; console:\n{console}")
 
     # -- use -----------------------------------------------------------------
     def ssh(self, host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -409,6 +412,15 @@ def write_secrets(path: Path):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))
+
+
+def raise_inotify_limit(wanted: int = 1024):
+    """Each booted host's systemd takes inotify instances from the machine-wide
+    per-user budget (default 128, enough for about five hosts)."""
+    knob = Path("/proc/sys/fs/inotify/max_user_instances")
+    if int(knob.read_text()) < wanted:
+        log(f"raising fs.inotify.max_user_instances to {wanted} for the hosts' systemd")
+        knob.write_text(str(wanted))
 
 
 def port_open(host: str, port: int) -> bool:

@@ -1,0 +1,96 @@
+"""tasks/base.py: packages, time, apt proxy, sshd hardening and the firewall, as
+found on the testbed hosts after the first deploy."""
+
+import subprocess
+
+import pytest
+
+from tests.e2e.conftest import pyinfra_on_testbed
+
+REACH = """
+import socket, sys
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("open")
+except ConnectionRefusedError:
+    print("refused")  # the packet got through: nothing listens, but the firewall let it in
+except OSError:
+    print("dropped")
+"""
+
+
+def reach(host, target, port):
+    return host.check_output("python3 -c %s %s %s", REACH, target, str(port)).strip()
+
+
+@pytest.mark.parametrize("name", ["db1", "web1"])
+def test_base_packages_are_installed(host, name):
+    for pkg in ("nftables", "systemd-timesyncd", "tzdata", "netbase"):
+        assert host(name).package(pkg).is_installed, pkg
+
+
+def test_timezone_is_set(host):
+    assert host("app1").file("/etc/localtime").linked_to == "/usr/share/zoneinfo/Etc/UTC"
+
+
+def test_ntp_servers_are_configured_and_timesyncd_enabled(host):
+    conf = host("app1").file("/etc/systemd/timesyncd.conf.d/stack.conf")
+    assert "NTP=0.debian.pool.ntp.org 1.debian.pool.ntp.org" in conf.content_string
+    assert host("app1").service("systemd-timesyncd").is_enabled
+
+
+def test_apt_goes_through_the_testbed_proxy(host, testbed):
+    proxy = testbed.load_state()["apt_proxy"]
+    assert f'Acquire::http::Proxy "{proxy}";' in host("db2").file("/etc/apt/apt.conf.d/01proxy").content_string
+
+
+def test_sshd_refuses_passwords_and_allows_root_only_by_key(host):
+    effective = host("db1").check_output("sshd -T")
+    assert "passwordauthentication no" in effective
+    assert "kbdinteractiveauthentication no" in effective
+    assert "permitrootlogin without-password" in effective
+
+
+def test_password_login_is_refused(host, testbed):
+    # A real attempt from the controller: the server offers publickey only.
+    out = testbed.ssh("db1", "true", check=False)  # sanity: the key works
+    assert out.returncode == 0
+    proc = subprocess.run(
+        ["ssh", "-F", str(testbed.state_dir / "ssh_config"), "-o", "PubkeyAuthentication=no",
+         "-o", "PreferredAuthentications=password,keyboard-interactive", "-o", "BatchMode=yes",
+         "-o", "ConnectTimeout=5", "db1", "true"], capture_output=True, text=True)
+    assert proc.returncode == 255
+    assert "Permission denied (publickey)" in proc.stderr
+
+
+def test_firewall_drops_inbound_by_default(host):
+    ruleset = host("db1").check_output("nft list chain inet filter input")
+    assert "policy drop;" in ruleset
+
+
+def test_port_is_open_only_to_the_groups_data_names(host):
+    # 6379 on the cache host is for app servers only (nothing listens yet: "refused"
+    # means the firewall let the packet in, "dropped" means it did not).
+    assert reach(host("app1"), "web1", 6379) == "refused"
+    assert reach(host("db1"), "web1", 6379) == "dropped"
+
+
+def test_web_ports_are_open_to_anyone(host):
+    assert reach(host("db1"), "web1", 443) == "refused"
+    assert reach(host("db1"), "app1", 443) == "dropped"
+
+
+def test_ssh_stays_reachable_from_every_host(host):
+    assert reach(host("db1"), "web1", 22) == "open"
+
+
+def test_sshd_config_rejected_by_sshd_t_never_reaches_the_live_file(host, testbed):
+    live = host("app2").file("/etc/ssh/sshd_config.d/10-stack.conf").content_string
+    proc = pyinfra_on_testbed("tests/e2e/deploys/broken_sshd.py", "--limit", "app2")
+    assert proc.returncode != 0
+    assert host("app2").file("/etc/ssh/sshd_config.d/10-stack.conf").content_string == live
+    assert not host("app2").file("/etc/ssh/sshd_config.d/10-stack.conf.candidate").exists
+    assert host("app2").service("ssh").is_running
+    assert testbed.ssh("app2", "true", check=False).returncode == 0
+    # and the next good run checks the real config again and succeeds
+    assert pyinfra_on_testbed("deploy.py", "--limit", "app2").returncode == 0

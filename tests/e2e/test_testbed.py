@@ -1,0 +1,55 @@
+"""The testbed's own promises: up is idempotent and clears stale state, down leaves
+nothing behind. Uses a one-host testbed of its own."""
+
+import subprocess
+
+import pytest
+
+from stack.testbed import Testbed
+
+
+@pytest.fixture
+def small():
+    tb = Testbed(name="tbdown", subnet="10.231.8.0/24", hosts=("db1",))
+    tb.down()
+    yield tb
+    tb.down()
+
+
+def system_traces(tb):
+    """What the system itself shows of the testbed, independently of its own bookkeeping."""
+    marker = str(tb.state_dir)
+    return {
+        "netns": [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+                  .stdout.split() if n.startswith("tbdown-")],
+        "links": [l for l in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True)
+                  .stdout.splitlines() if " tbdown-" in l],
+        "mounts": [m for m in open("/proc/self/mountinfo") if marker in m],
+        "processes": [p for p in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True)
+                      .stdout.splitlines() if marker + "/" in p],
+        "state_dir": tb.state_dir.exists(),
+    }
+
+
+def test_down_leaves_nothing_behind(small):
+    small.up()
+    assert small.ssh("db1", "systemctl", "is-system-running", "--wait", check=False).stdout.strip() in (
+        "running", "degraded")
+    assert any(system_traces(small).values())  # the probe does see a running testbed
+    small.down()
+    assert system_traces(small) == {"netns": [], "links": [], "mounts": [], "processes": [],
+                                    "state_dir": False}
+
+
+def test_up_twice_keeps_the_running_hosts(small):
+    small.up()
+    boot_id = small.ssh("db1", "cat", "/proc/sys/kernel/random/boot_id").stdout
+    small.up()
+    assert small.ssh("db1", "cat", "/proc/sys/kernel/random/boot_id").stdout == boot_id
+
+
+def test_up_clears_what_a_killed_run_left(small):
+    small.up()
+    small.state_file.unlink()  # as if `up` was killed before it wrote its state
+    small.up()
+    assert small.ssh("db1", "true", check=False).returncode == 0
