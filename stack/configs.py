@@ -1,4 +1,7 @@
-"""Install a config file only after the program that reads it accepts it.
+"""Config files installed safely: checked before they go live, or (for files
+holding secrets) never shown and never readable by others.
+
+Install a config file only after the program that reads it accepts it:
 
     checked_template(src, dest, check="sshd -t -f {path}", ...)
 
@@ -13,7 +16,14 @@ keeps running on the old one. Returns the step-3 operation: reload or restart
 ``_if=op.did_change``.
 """
 
-from pyinfra.api import deploy
+import hashlib
+from io import BytesIO
+
+from pyinfra import host, inventory
+from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
+from pyinfra.api.util import get_template
+from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.server import Users
 from pyinfra.operations import files, server
 
 
@@ -31,3 +41,28 @@ def checked_template(src: str, dest: str, check: str, mode="0644", user="root", 
     return files.template(
         name=f"Install {dest}", src=src, dest=dest, mode=mode, user=user, group=group, **data
     )
+
+
+@operation()
+def secret_template(src: str, dest: str, mode="0600", user="root", group="root", **data):
+    """A template that holds secrets: rendered on the controller and uploaded
+    without ever being shown (no diff, no content in output or on a command
+    line), into a file that has its final owner and mode before it has content.
+
+    Under sudo pyinfra uploads through a temporary file first; it is put in a
+    0700 directory of the SSH user, so nobody else can read it there either.
+    """
+    content = get_template(src).render(host=host, inventory=inventory, **data).encode()
+    if host.get_fact(Sha1File, path=dest) == hashlib.sha1(content).hexdigest():
+        host.noop(f"{dest} is up to date")
+    else:
+        if not host.get_fact(File, path=dest):
+            yield StringCommand("install", "-m", mode, "-o", user, "-g", group, "/dev/null", dest)
+        ssh_user = host.data.get("ssh_user") or "root"
+        private_dir = f"{host.get_fact(Users)[ssh_user]['home']}/.cache/stack-upload"
+        yield StringCommand("install", "-d", "-m", "0700", "-o", ssh_user, private_dir)
+        yield FileUploadCommand(
+            BytesIO(content), dest, remote_temp_filename=f"{private_dir}/{hashlib.sha1(dest.encode()).hexdigest()}"
+        )
+    # Owner and mode are kept right on every run, content or not.
+    yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
