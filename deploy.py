@@ -4,6 +4,12 @@ Each component is one task file run on the hosts of its group. Data comes from
 group_data/ and the inventory; preflight (config.py) has already checked it.
 """
 
-from pyinfra import local
+from pyinfra import host, local
 
 local.include("tasks/base.py")
+
+# Data tier first: everything above it connects to it.
+if {"db_servers", "app_servers"} & set(host.groups):  # the server, or the client
+    local.include("tasks/mysql.py")
+if "cache_servers" in host.groups:
+    local.include("tasks/redis.py")

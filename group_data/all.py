@@ -25,13 +25,32 @@ base_sshd_allow_users = []
 base_firewall_ssh_from = ["0.0.0.0/0", "::/0"]
 # Ports each role opens (TCP), and to whom: "any", or the role groups whose
 # hosts' private_address may connect. A host opens the ports of all its groups.
+# A port is a number, or the name of the data key that holds it.
 base_firewall_services = {
     "web_servers": [{"port": 80, "from": "any"}, {"port": 443, "from": "any"}],
     "app_servers": [{"port": 8000, "from": ["web_servers"]}],
-    "db_servers": [{"port": 3306, "from": ["app_servers", "db_servers"]}],
-    "cache_servers": [{"port": 6379, "from": ["app_servers"]}],
+    "db_servers": [{"port": "mysql_port", "from": ["app_servers", "db_servers"]}],
+    "cache_servers": [{"port": "redis_port", "from": ["app_servers"]}],
     "monitoring_servers": [{"port": 8086, "from": ["db_servers", "cache_servers", "app_servers", "web_servers"]}],
 }
+
+# -- MySQL/MariaDB: what clients need to know (server tuning: db_servers.py) ----
+# TCP port the server listens on.
+mysql_port = 3306
+# The application's database (name).
+mysql_app_database = "sales"
+# The application's database user (name); may connect from app_servers only.
+mysql_app_user = "sales"
+# Replication user (name); may connect from db_servers only.
+mysql_replication_user = "repl"
+# Backup user (name): consistent dumps, from localhost and db_servers.
+mysql_backup_user = "backup"
+# Monitoring user (name): status only, from localhost and monitoring_servers.
+mysql_monitoring_user = "monitor"
+
+# -- Redis: what clients need to know (server settings: cache_servers.py) ------
+# TCP port Redis listens on.
+redis_port = 6379
 
 # -- secrets -------------------------------------------------------------------
 # YAML secrets file on the controller (path), used when STACK_SECRETS_FILE is

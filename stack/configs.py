@@ -43,17 +43,22 @@ def checked_template(src: str, dest: str, check: str, mode="0644", user="root", 
     )
 
 
+def render(src: str, **data) -> str:
+    """A template rendered on the controller, with pyinfra's usual context."""
+    return get_template(src).render(host=host, inventory=inventory, **data)
+
+
 @operation()
-def secret_template(src: str, dest: str, mode="0600", user="root", group="root", **data):
-    """A template that holds secrets: rendered on the controller and uploaded
+def secret_file(dest: str, content: str, mode="0600", user="root", group="root"):
+    """A file that holds secrets (render templates with ``render``): uploaded
     without ever being shown (no diff, no content in output or on a command
     line), into a file that has its final owner and mode before it has content.
 
     Under sudo pyinfra uploads through a temporary file first; it is put in a
     0700 directory of the SSH user, so nobody else can read it there either.
     """
-    content = get_template(src).render(host=host, inventory=inventory, **data).encode()
-    if host.get_fact(Sha1File, path=dest) == hashlib.sha1(content).hexdigest():
+    data = content.encode()
+    if host.get_fact(Sha1File, path=dest) == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")
     else:
         if not host.get_fact(File, path=dest):
@@ -61,8 +66,7 @@ def secret_template(src: str, dest: str, mode="0600", user="root", group="root",
         ssh_user = host.data.get("ssh_user") or "root"
         private_dir = f"{host.get_fact(Users)[ssh_user]['home']}/.cache/stack-upload"
         yield StringCommand("install", "-d", "-m", "0700", "-o", ssh_user, private_dir)
-        yield FileUploadCommand(
-            BytesIO(content), dest, remote_temp_filename=f"{private_dir}/{hashlib.sha1(dest.encode()).hexdigest()}"
-        )
+        temp = f"{private_dir}/{hashlib.sha1(dest.encode()).hexdigest()}"
+        yield FileUploadCommand(BytesIO(data), dest, remote_temp_filename=temp)
     # Owner and mode are kept right on every run, content or not.
     yield from files.file._inner(path=dest, mode=mode, user=user, group=group)

@@ -74,6 +74,46 @@ def user_name(v):
         raise Invalid(f"{v!r} is not a Unix user name")
 
 
+def boolean(v):
+    if not isinstance(v, bool):
+        raise Invalid(f"{v!r} is not true or false")
+
+
+def integer(low, high):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise Invalid(f"{v!r} is not a whole number from {low} to {high}")
+    return check
+
+
+def size(v):
+    if not isinstance(v, str) or not re.fullmatch(r"[1-9][0-9]*[KMG]", v):
+        raise Invalid(f"{v!r} is not a size like 256M or 1G")
+
+
+def identifier(v):
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", v):
+        raise Invalid(f"{v!r} is not a plain name (letters, digits, _)")
+
+
+def privilege(v):
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Z]+( [A-Z]+)*", v):
+        raise Invalid(f"{v!r} is not a privilege name like SELECT or LOCK TABLES")
+
+
+def redis_size(v):
+    if not isinstance(v, str) or not re.fullmatch(r"[1-9][0-9]*(kb|mb|gb)", v):
+        raise Invalid(f"{v!r} is not a Redis size like 512mb or 2gb")
+
+
+def redis_renames(v):
+    if not isinstance(v, dict):
+        raise Invalid(f"{v!r} is not a mapping of command -> new name")
+    for command, new in v.items():
+        if not re.fullmatch(r"[A-Z]+", str(command)) or not re.fullmatch(r"[A-Za-z0-9_]*", str(new)):
+            raise Invalid(f"{command!r}: {new!r} is not COMMAND -> new name or \"\"")
+
+
 def one_of(*choices):
     def check(v):
         if v not in choices:
@@ -109,7 +149,11 @@ def firewall_services(v):
         for o in openings:
             if not isinstance(o, dict) or set(o) != {"port", "from"}:
                 raise Invalid(f"{group}: {o!r} must have exactly 'port' and 'from'")
-            port(o["port"])
+            if isinstance(o["port"], str):
+                if not o["port"].endswith("_port") or o["port"] not in SCHEMA:
+                    raise Invalid(f"{group}: {o['port']!r} is not a port number or a *_port key")
+            else:
+                port(o["port"])
             if o["from"] != "any":
                 list_of(one_of(*ROLE_GROUPS), non_empty=True)(o["from"])
 
@@ -127,11 +171,42 @@ SCHEMA = {
     "base_firewall_ssh_from": list_of(network, non_empty=True),
     "base_firewall_services": firewall_services,
     "mysql_role": one_of("primary", "replica"),
+    "mysql_port": port,
+    "mysql_app_database": identifier,
+    "mysql_app_user": identifier,
+    "mysql_replication_user": identifier,
+    "mysql_backup_user": identifier,
+    "mysql_monitoring_user": identifier,
+    "mysql_innodb_buffer_pool_size": optional(size),
+    "mysql_innodb_log_file_size": size,
+    "mysql_max_connections": integer(10, 100000),
+    "mysql_slow_query_log": boolean,
+    "mysql_long_query_time": integer(0, 3600),
+    "mysql_binlog_expire_days": integer(1, 99),
+    "mysql_character_set": identifier,
+    "mysql_collation": identifier,
+    "mysql_server_id": optional(integer(1, 2**32 - 1)),
+    "mysql_app_privileges": list_of(privilege, non_empty=True),
+    "mysql_backup_privileges": list_of(privilege, non_empty=True),
+    "redis_port": port,
+    "redis_maxmemory": redis_size,
+    "redis_maxmemory_policy": one_of("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+                                     "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"),
+    "redis_save": list_of(list_of(integer(1, 10**9))),
+    "redis_appendonly": boolean,
+    "redis_rename_commands": redis_renames,
+    "redis_replica_of": optional(ip_address),
 }
 REQUIRED = {
     "all": ("private_address", "base_timezone", "base_ntp_servers", "base_sshd_port",
-            "base_firewall_ssh_from", "base_firewall_services"),
-    "db_servers": ("mysql_role",),
+            "base_firewall_ssh_from", "base_firewall_services", "mysql_port", "mysql_app_database",
+            "mysql_app_user", "mysql_replication_user", "mysql_backup_user", "mysql_monitoring_user",
+            "redis_port"),
+    "cache_servers": ("redis_maxmemory", "redis_maxmemory_policy", "redis_save", "redis_appendonly",
+                      "redis_rename_commands"),
+    "db_servers": ("mysql_role", "mysql_innodb_log_file_size", "mysql_max_connections",
+                   "mysql_long_query_time", "mysql_binlog_expire_days", "mysql_character_set",
+                   "mysql_collation", "mysql_app_privileges", "mysql_backup_privileges"),
 }
 
 

@@ -75,7 +75,7 @@ def addresses(groups):
 openings = {}  # port -> None (anyone) or set of source addresses
 for group in host.groups:
     for rule in host.data.base_firewall_services.get(group, []):
-        port = rule["port"]
+        port = host.data.get(rule["port"]) if isinstance(rule["port"], str) else rule["port"]
         if rule["from"] == "any" or openings.get(port, 0) is None:
             openings[port] = None
         else:

@@ -1,0 +1,5 @@
+"""testbed: only what really differs on the local testbed. This group overrides
+every other group (pyinfra adds the inventory file's group last)."""
+
+# Testbed hosts see all of the machine's RAM but share it: keep MySQL small (size).
+mysql_innodb_buffer_pool_size = "256M"

@@ -1,0 +1,157 @@
+"""MySQL/MariaDB: db_servers get the server (one primary, GTID replicas);
+app_servers get the client. The flavour follows the distribution, decided here
+only: MariaDB on Debian, MySQL 8.0 on Ubuntu.
+
+Accounts and replication are applied on the host by stack-mysql
+(stack/hosttools/stack_mysql.py), over the unix socket as root, from a 0600
+desired-state file: no password is ever on a command line or in the output.
+"""
+
+import hashlib
+import ipaddress
+import json
+
+from pyinfra import host, inventory
+from pyinfra.facts.hardware import Memory
+from pyinfra.facts.server import Command, LinuxDistribution
+from pyinfra.operations import apt, files, server, systemd
+
+from stack import secrets
+from stack.configs import checked_template, secret_file
+
+FLAVOURS = {
+    "mariadb": {
+        "server_packages": ["mariadb-server", "mariadb-backup", "python3-pymysql"],
+        "client_packages": ["mariadb-client"],
+        "service": "mariadb",
+        "config": "/etc/mysql/mariadb.conf.d/90-stack.cnf",
+        # --help --verbose parses every option; MariaDB reports bad values on
+        # stderr as [ERROR] yet may exit 0, so both are checked.
+        "check": 'out=$(mariadbd --defaults-file={path} --help --verbose 2>&1 >/dev/null) '
+                 '&& ! printf "%s\\n" "$out" | grep -F "[ERROR]"',
+        "monitor_privileges": ["PROCESS", "REPLICATION CLIENT", "SLAVE MONITOR"],
+    },
+    "mysql": {
+        "server_packages": ["mysql-server", "python3-pymysql"],
+        "client_packages": ["mysql-client"],
+        "service": "mysql",
+        "config": "/etc/mysql/mysql.conf.d/90-stack.cnf",
+        "check": "mysqld --defaults-file={path} --validate-config",
+        "monitor_privileges": ["PROCESS", "REPLICATION CLIENT"],
+    },
+}
+flavour_name = "mysql" if host.get_fact(LinuxDistribution)["name"] == "Ubuntu" else "mariadb"
+flavour = FLAVOURS[flavour_name]
+
+apt.packages(
+    name="MySQL client",
+    packages=flavour["client_packages"],
+    update=True,
+    cache_time=3600,
+    no_recommends=True,
+)
+
+
+def native_hash(password: str) -> str:
+    """mysql_native_password's stored form: lets the host compare without the secret."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
+def addresses(group: str) -> list[str]:
+    return sorted(h.data.private_address for h in inventory.get_group(group, []))
+
+
+def buffer_pool_size() -> str:
+    if host.data.mysql_innodb_buffer_pool_size:
+        return host.data.mysql_innodb_buffer_pool_size
+    # A quarter of RAM in 128M steps, at least 128M (the seed: 1G on a 4G host).
+    return f"{max(128, host.get_fact(Memory) // 4 // 128 * 128)}M"
+
+
+def desired_state() -> dict:
+    """What stack-mysql brings the server to. Secrets travel as hashes, except the
+    two a replica must present to its primary."""
+    db_hosts, app_hosts = addresses("db_servers"), addresses("app_servers")
+    users = []
+    for addr in app_hosts:
+        users.append({"name": host.data.mysql_app_user, "host": addr,
+                      "auth": native_hash(secrets.get("mysql_app_password")),
+                      "grants": {f"{host.data.mysql_app_database}.*": host.data.mysql_app_privileges}})
+    for addr in db_hosts:
+        users.append({"name": host.data.mysql_replication_user, "host": addr,
+                      "auth": native_hash(secrets.get("mysql_replication_password")),
+                      "grants": {"*.*": ["REPLICATION SLAVE"]}})
+    for addr in ["localhost", *db_hosts]:
+        users.append({"name": host.data.mysql_backup_user, "host": addr,
+                      "auth": native_hash(secrets.get("mysql_backup_password")),
+                      "grants": {"*.*": host.data.mysql_backup_privileges}})
+    for addr in ["localhost", *addresses("monitoring_servers")]:
+        users.append({"name": host.data.mysql_monitoring_user, "host": addr,
+                      "auth": native_hash(secrets.get("mysql_monitoring_password")),
+                      "grants": {"*.*": flavour["monitor_privileges"]}})
+    state = {
+        "flavour": flavour_name,
+        "socket": "/run/mysqld/mysqld.sock",
+        "root_auth": native_hash(secrets.get("mysql_root_password")),
+        "databases": [{"name": host.data.mysql_app_database, "charset": host.data.mysql_character_set,
+                       "collation": host.data.mysql_collation}],
+        "users": users,
+    }
+    if host.data.mysql_role == "replica":
+        primary = next(h for h in inventory.get_group("db_servers") if h.data.mysql_role == "primary")
+        state["replication"] = {
+            "host": primary.data.private_address, "port": host.data.mysql_port,
+            "user": host.data.mysql_replication_user,
+            "password": secrets.get("mysql_replication_password"),
+            "seed_user": host.data.mysql_backup_user, "seed_password": secrets.get("mysql_backup_password"),
+        }
+    return state
+
+
+if "db_servers" in host.groups:
+    is_primary = host.data.mysql_role == "primary"
+
+    apt.packages(name="MySQL server", packages=flavour["server_packages"], no_recommends=True)
+
+    files.directory(name="Data directory private", path="/var/lib/mysql", user="mysql", group="mysql",
+                    mode="0750")
+    files.directory(name="secure_file_priv directory", path="/var/lib/mysql-files", user="mysql",
+                    group="mysql", mode="0750")
+
+    config = checked_template(
+        name="MySQL config",
+        src="templates/mysql/stack.cnf.j2",
+        dest=flavour["config"],
+        check=flavour["check"],
+        mode="0640",
+        group="mysql",
+        flavour=flavour_name,
+        # an int that is unique per host: the private address (validated unique)
+        server_id=host.data.mysql_server_id or int(ipaddress.ip_address(host.data.private_address)) % 2**32,
+        buffer_pool_size=buffer_pool_size(),
+        replica=not is_primary,
+    )
+    systemd.service(name="MySQL running", service=flavour["service"], running=True, enabled=True)
+    systemd.service(name="MySQL restarted for its new config", service=flavour["service"], restarted=True,
+                    _if=config.did_change)
+
+    files.directory(name="stack config directory", path="/etc/stack", mode="0700")
+    files.put(name="stack-mysql program", src="stack/hosttools/stack_mysql.py",
+              dest="/usr/local/sbin/stack-mysql", mode="0755")
+    desired = secret_file(name="MySQL desired state", dest="/etc/stack/mysql.json",
+                          content=json.dumps(desired_state(), indent=1, sort_keys=True))
+
+    def check(what):
+        out = host.get_fact(Command, command=f"stack-mysql {what} --check >/dev/null 2>&1 && echo yes || echo no")
+        return out == "yes"
+
+    # Both operations exist on every db host (skipped where they don't apply), so the
+    # primary's accounts are always in place before a replica seeds from it.
+    in_sync = check("accounts")
+    server.shell(name="MySQL databases, users and grants (primary)",
+                 commands=["stack-mysql accounts --apply"],
+                 _if=lambda: is_primary and (desired.did_change() or not in_sync))
+    replicating = check("replica")
+    server.shell(name="MySQL replica seeded and replicating",
+                 commands=["stack-mysql replica --ensure"],
+                 _if=lambda: not is_primary and not replicating)

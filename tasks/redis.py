@@ -1,0 +1,37 @@
+"""Redis on cache_servers: bound to the private address, password required,
+dangerous commands disabled, memory capped; optionally a replica."""
+
+from pyinfra import host, logger
+from pyinfra.facts.server import Command
+from pyinfra.operations import apt, files, server, systemd
+
+from stack import secrets
+from stack.configs import render, secret_file
+
+apt.packages(name="Redis", packages=["redis-server"], update=True, cache_time=3600, no_recommends=True)
+
+# Holds requirepass/masterauth, so it is a secret file: never shown in a diff.
+config = secret_file(
+    name="Redis config",
+    dest="/etc/redis/redis.conf",
+    content=render("templates/redis/redis.conf.j2", password=secrets.get("redis_password")),
+    mode="0640",
+    group="redis",
+)
+systemd.service(name="Redis running", service="redis-server", running=True, enabled=True)
+systemd.service(name="Redis restarted for its new config", service="redis-server", restarted=True,
+                _if=config.did_change)
+
+# Kernel settings Redis asks for. They belong to the machine, not to a container.
+virt = host.get_fact(Command, command="systemd-detect-virt --container || true")
+if virt not in ("", "none"):
+    logger.warning(f"{host.name}: in a {virt} container, vm.overcommit_memory and transparent "
+                   "hugepages are the machine's: not changed")
+else:
+    server.sysctl(name="vm.overcommit_memory=1 (background saves must not fail to fork)",
+                  key="vm.overcommit_memory", value=1, persist=True,
+                  persist_file="/etc/sysctl.d/60-redis.conf")
+    thp = files.put(name="Transparent hugepages off at boot", src="files/redis/disable-thp.service",
+                    dest="/etc/systemd/system/disable-thp.service")
+    systemd.service(name="Transparent hugepages off now", service="disable-thp", enabled=True,
+                    running=True, daemon_reload=thp.did_change())
