@@ -20,9 +20,10 @@ def _no_secrets_from_the_callers_environment(monkeypatch):
             monkeypatch.delenv(key)
 
 
-def run_pyinfra(inventory, *args, env=None, json_output=True, timeout=900):
+def run_pyinfra(inventory, *args, env=None, json_output=True, yes=True, timeout=900):
     """Run the pyinfra CLI from the repo root, as an operator would."""
-    cmd = [PYINFRA, "-y", *(["--json"] if json_output else []), str(inventory), *map(str, args)]
+    cmd = [PYINFRA, *(["-y"] if yes else []), *(["--json"] if json_output else []), str(inventory),
+           *map(str, args)]
     proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **(env or {})}, text=True,
                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     proc.results = None

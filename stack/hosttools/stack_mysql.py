@@ -206,7 +206,9 @@ def replica_status(cur, d) -> dict | None:
 
 
 def replicating(status, d) -> bool:
-    return bool(status) and status[d["io_running"]] == "Yes" and status[d["sql_running"]] == "Yes"
+    # "Connecting" is what a replica shows for a moment after its own restart.
+    return (bool(status) and status[d["io_running"]] in ("Yes", "Connecting")
+            and status[d["sql_running"]] == "Yes")
 
 
 def replica(desired, ensure: bool, timeout: float = 60) -> int:
@@ -254,7 +256,7 @@ def wait_until_replicating(cur, d, timeout):
     status = None
     while time.monotonic() < deadline:
         status = replica_status(cur, d)
-        if replicating(status, d):
+        if status and status[d["io_running"]] == "Yes" and status[d["sql_running"]] == "Yes":
             return
         time.sleep(1)
     raise Failure(f"replication did not start within {timeout:.0f}s: "
@@ -283,7 +285,7 @@ def seed(desired, d):
     try:
         dump = subprocess.Popen(
             [d["dump"], f"--defaults-extra-file={opt}", "--single-transaction", "--routines", "--triggers",
-             "--events", "--all-databases", *d["dump_position"]],
+             "--events", "--all-databases", "--flush-privileges", *d["dump_position"]],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # Not binlogged here: the rows carry the primary's GTIDs, not new ones.
         load = subprocess.run([d["client"], f"--socket={desired['socket']}",

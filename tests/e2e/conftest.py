@@ -6,6 +6,7 @@ import time
 
 import pytest
 import testinfra
+import yaml
 
 from stack.testbed import Testbed
 from tests.conftest import REPO, run_pyinfra
@@ -57,8 +58,36 @@ def host(testbed, first_deploy):
     return get
 
 
+@pytest.fixture(scope="session")
+def secrets(testbed):
+    """The testbed's generated secrets (the deploy read the same file)."""
+    return yaml.safe_load((testbed.state_dir / "secrets.yml").read_text())
+
+
+@pytest.fixture(scope="session")
+def address(testbed):
+    return testbed.address
+
+
 def pyinfra_on_testbed(*args, **kw):
     return run_pyinfra("inventories/testbed.py", *args, env={**ENV, **kw.pop("env", {})}, **kw)
 
 
-__all__ = ["REPO", "pyinfra_on_testbed"]
+REACH = """
+import socket, sys
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("open")
+except ConnectionRefusedError:
+    print("refused")  # the packet got through: nothing listens, but the firewall let it in
+except OSError:
+    print("dropped")
+"""
+
+
+def reach(host, target, port):
+    """From a testbed host: "open", "refused" (let in, nothing listening) or "dropped"."""
+    return host.check_output("python3 -c %s %s %s", REACH, target, str(port)).strip()
+
+
+__all__ = ["REPO", "pyinfra_on_testbed", "reach"]

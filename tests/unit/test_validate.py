@@ -27,12 +27,30 @@ def test_shipped_inventory_is_valid(name):
     ("base_sshd_allow_users", ["Root!"], "is not a Unix user name"),
     ("base_firewall_services", {"db_servers": [{"port": 3306, "from": ["dbs"]}]}, "'dbs' is not one of"),
     ("base_firewall_services", {"dbs": []}, "unknown group 'dbs'"),
+    ("base_firewall_services", {"db_servers": [{"port": "mysql_prot", "from": "any"}]},
+     "'mysql_prot' is not a port number or a *_port key"),
+    ("mysql_innodb_buffer_pool_size", "1 GB", "is not a size like 256M or 1G"),
+    ("mysql_max_connections", 5, "is not a whole number from 10 to 100000"),
+    ("mysql_slow_query_log", "yes", "is not true or false"),
+    ("mysql_app_privileges", ["SELECT; DROP"], "is not a privilege name"),
 ])
 def test_bad_value_is_reported_with_key_and_reason(key, value, expected):
     hosts = defaults()
     hosts["db1.staging.example.com"][1][key] = value
     found = validate.problems(hosts, check_secrets_for=set())
     assert any(p.startswith("db1.staging.example.com: ") and expected in p for p in found), found
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("redis_maxmemory", "512MB", "is not a Redis size like 512mb"),
+    ("redis_maxmemory_policy", "lru", "is not one of noeviction"),
+    ("redis_rename_commands", {"FLUSHALL": "no way"}, "is not COMMAND -> new name"),
+])
+def test_bad_cache_value_is_reported(key, value, expected):
+    hosts = defaults()
+    hosts["web1.staging.example.com"][1][key] = value
+    found = validate.problems(hosts, check_secrets_for=set())
+    assert any(p.startswith("web1.staging.example.com: ") and expected in p for p in found), found
 
 
 def test_unknown_key_with_a_component_prefix_is_a_typo():

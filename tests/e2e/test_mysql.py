@@ -1,0 +1,172 @@
+"""tasks/mysql.py on the testbed: MariaDB primary db1 and replica db2, the
+client on the app hosts. dev-sec mysql-baseline items are ported where they apply."""
+
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import changed_hosts
+from tests.e2e.conftest import pyinfra_on_testbed, reach
+
+
+def sql(h, statement, user=None, password=None, on=None, database="sales"):
+    """Run SQL on a testbed host: as root over the socket, or as ``user`` over TCP to ``on``."""
+    if user is None:
+        return h.run("mariadb -N -B -e %s", statement)
+    return h.run("MYSQL_PWD=%s mariadb -N -B -h %s -u %s -D %s -e %s", password, on, user, database, statement)
+
+
+@pytest.mark.parametrize("name", ["db1", "db2"])
+def test_server_is_installed_running_and_enabled(host, name):
+    assert host(name).package("mariadb-server").is_installed
+    assert host(name).service("mariadb").is_running
+    assert host(name).service("mariadb").is_enabled
+
+
+def test_app_hosts_have_only_the_client(host):
+    assert host("app1").package("mariadb-client").is_installed
+    assert not host("app1").package("mariadb-server").is_installed
+
+
+@pytest.mark.parametrize("name", ["db1", "db2"])
+def test_listens_only_on_the_private_address(host, address, name):
+    listening = [str(s) for s in host(name).socket.get_listening_sockets() if s.endswith(":3306")]
+    assert listening == [f"tcp://{address(name)}:3306"]
+
+
+def test_root_over_tcp_is_refused(host, secrets):
+    out = sql(host("db2"), "SELECT 1", user="root", password=secrets["mysql_root_password"], on="db1")
+    assert out.rc != 0 and "Access denied" in out.stderr
+
+
+def test_app_user_works_on_its_own_database(host, secrets):
+    out = sql(host("app1"), "SELECT DATABASE()", user="sales", password=secrets["mysql_app_password"],
+              on="db1")
+    assert out.rc == 0, out.stderr
+
+
+def test_app_user_cannot_read_another_database(host, secrets):
+    out = sql(host("app1"), "SELECT user FROM mysql.user", user="sales",
+              password=secrets["mysql_app_password"], on="db1")
+    assert out.rc != 0 and "denied" in out.stderr
+
+
+def test_app_user_is_refused_from_a_host_that_is_not_an_app_host(host, secrets):
+    out = sql(host("db2"), "SELECT 1", user="sales", password=secrets["mysql_app_password"], on="db1")
+    assert out.rc != 0 and "Access denied" in out.stderr
+
+
+@pytest.mark.parametrize("name", ["db1", "db2"])
+def test_no_account_has_a_wildcard_host(host, name):
+    assert sql(host(name), "SELECT CONCAT(User,'@',Host) FROM mysql.user WHERE Host = '%'").stdout == ""
+
+
+@pytest.mark.parametrize("name", ["db1", "db2"])
+def test_no_unlocked_account_has_an_empty_password(host, name):
+    # mariadb.sys has no password but is locked: it cannot log in.
+    out = sql(host(name), "SELECT CONCAT(User,'@',Host) FROM mysql.global_priv "
+                          "WHERE IFNULL(JSON_VALUE(Priv,'$.authentication_string'),'') = '' "
+                          "AND JSON_VALUE(Priv,'$.plugin') = 'mysql_native_password' "
+                          "AND IFNULL(JSON_VALUE(Priv,'$.account_locked'),'false') NOT IN ('1','true')")
+    assert out.rc == 0 and out.stdout == ""
+
+
+def test_no_anonymous_user_and_no_test_database(host):
+    assert sql(host("db1"), "SELECT COUNT(*) FROM mysql.user WHERE User = ''").stdout.strip() == "0"
+    assert sql(host("db1"), "SHOW DATABASES LIKE 'test'").stdout == ""
+
+
+@pytest.mark.parametrize("name", ["db1", "db2"])
+def test_config_and_datadir_are_not_world_readable(host, name):
+    cnf = host(name).file("/etc/mysql/mariadb.conf.d/90-stack.cnf")
+    assert (cnf.mode, cnf.user, cnf.group) == (0o640, "root", "mysql")
+    datadir = host(name).file("/var/lib/mysql")
+    assert (datadir.mode, datadir.user) == (0o750, "mysql")
+    state = host(name).file("/etc/stack/mysql.json")
+    assert (state.mode, state.user) == (0o600, "root")
+
+
+def test_hardening_and_seed_values_are_live(host):
+    values = sql(host("db1"), "SELECT @@local_infile, @@have_symlink, @@secure_file_priv, @@max_connections, "
+                              "@@long_query_time, @@slow_query_log, @@binlog_format, "
+                              "@@collation_server, @@innodb_log_file_size").stdout.split()
+    assert values == ["0", "DISABLED", "/var/lib/mysql-files/", "200", "2.000000", "1", "ROW",
+                      "utf8mb4_unicode_ci", str(256 * 1024 * 1024)]
+
+
+def test_replica_is_read_only_and_replicates_with_gtid(host):
+    assert sql(host("db2"), "SELECT @@read_only").stdout.strip() == "1"
+    assert sql(host("db1"), "SELECT @@read_only").stdout.strip() == "0"
+    status = host("db2").check_output("mariadb -e 'SHOW SLAVE STATUS\\G'")
+    assert "Using_Gtid: Slave_Pos" in status
+    assert "Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status
+
+
+def test_row_written_on_primary_appears_on_replica(host, secrets):
+    token = uuid.uuid4().hex
+    pw = secrets["mysql_app_password"]
+    write = sql(host("app1"), "CREATE TABLE IF NOT EXISTS e2e_probe (token CHAR(32) PRIMARY KEY); "
+                              f"INSERT INTO e2e_probe VALUES ('{token}')", user="sales", password=pw,
+                on="db1")
+    assert write.rc == 0, write.stderr
+    for _ in range(30):
+        seen = sql(host("app2"), f"SELECT token FROM e2e_probe WHERE token = '{token}'", user="sales",
+                   password=pw, on="db2")
+        if seen.stdout.strip() == token:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"row not replicated to db2 in 15s: {seen.stderr}")
+
+
+def test_replica_refuses_writes_from_the_app_user(host, secrets):
+    out = sql(host("app1"), "CREATE TABLE IF NOT EXISTS e2e_probe (token CHAR(32) PRIMARY KEY); "
+                            "INSERT INTO e2e_probe VALUES ('written-on-the-replica')",
+              user="sales", password=secrets["mysql_app_password"], on="db2")
+    assert out.rc != 0 and "--read-only" in out.stderr
+
+
+def test_web_host_cannot_reach_mysql_but_app_host_can(host):
+    assert reach(host("web1"), "db1", 3306) == "dropped"
+    assert reach(host("app1"), "db1", 3306) == "open"
+
+
+def main_pid_start(h):
+    return h.check_output("systemctl show mariadb -p InvocationID --value")
+
+
+def test_buffer_pool_change_restarts_once_then_settles(host):
+    before = main_pid_start(host("db2"))
+    changed = pyinfra_on_testbed("deploy.py", "--limit", "db2", "--data", "mysql_innodb_buffer_pool_size=384M")
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    assert changed_hosts(changed.results) == {
+        f"tasks/mysql.py | Checked config | {step} /etc/mysql/mariadb.conf.d/90-stack.cnf": ["db2"]
+        for step in ("Render candidate", "Check", "Install")
+    } | {"tasks/mysql.py | MySQL restarted for its new config": ["db2"]}
+    assert main_pid_start(host("db2")) != before
+    assert sql(host("db2"), "SELECT @@innodb_buffer_pool_size").stdout.strip() == str(384 * 1024 * 1024)
+
+    again = pyinfra_on_testbed("deploy.py", "--limit", "db2", "--data", "mysql_innodb_buffer_pool_size=384M")
+    assert again.returncode == 0 and changed_hosts(again.results) == {}
+
+    back = pyinfra_on_testbed("deploy.py", "--limit", "db2")  # leave db2 as the data says
+    assert back.returncode == 0
+    assert sql(host("db2"), "SELECT @@innodb_buffer_pool_size").stdout.strip() == str(256 * 1024 * 1024)
+
+
+def test_changed_app_password_is_applied_and_never_shown(host, secrets):
+    new = "rotated-" + uuid.uuid4().hex
+    rotated = pyinfra_on_testbed("-vvv", "deploy.py", "--limit", "db_servers",
+                                 env={"STACK_MYSQL_APP_PASSWORD": new})
+    try:
+        assert rotated.returncode == 0, rotated.stderr[-3000:]
+        assert "tasks/mysql.py | MySQL databases, users and grants (primary)" in changed_hosts(rotated.results)
+        # -vvv prints every remote command line: the secret is on none of them
+        assert new not in rotated.stdout + rotated.stderr
+        assert sql(host("app1"), "SELECT 1", user="sales", password=new, on="db1").rc == 0
+        old = sql(host("app1"), "SELECT 1", user="sales", password=secrets["mysql_app_password"], on="db1")
+        assert old.rc != 0
+    finally:
+        restored = pyinfra_on_testbed("deploy.py", "--limit", "db_servers")
+    assert restored.returncode == 0
+    assert sql(host("app1"), "SELECT 1", user="sales", password=secrets["mysql_app_password"], on="db1").rc == 0

@@ -1,0 +1,63 @@
+"""tasks/redis.py on the testbed: Redis on web1 (the cache host)."""
+
+import pytest
+
+from tests.e2e.conftest import reach
+
+
+def redis(host, address, *args, password=None):
+    """redis-cli on web1 against its private address; the password goes in the environment."""
+    env = f"REDISCLI_AUTH={password} " if password else ""
+    return host("web1").run(env + "redis-cli --no-auth-warning -h %s " + " ".join(["%s"] * len(args)),
+                            address("web1"), *args)
+
+
+def test_redis_is_installed_running_and_enabled(host):
+    assert host("web1").package("redis-server").is_installed
+    assert host("web1").service("redis-server").is_running
+    assert host("web1").service("redis-server").is_enabled
+
+
+def test_listens_only_on_the_private_address(host, address):
+    listening = [str(s) for s in host("web1").socket.get_listening_sockets() if s.endswith(":6379")]
+    assert listening == [f"tcp://{address('web1')}:6379"]
+
+
+def test_right_password_is_answered(host, address, secrets):
+    assert redis(host, address, "PING", password=secrets["redis_password"]).stdout.strip() == "PONG"
+
+
+def test_unauthenticated_ping_is_refused(host, address):
+    assert "NOAUTH" in redis(host, address, "PING").stdout
+
+
+def test_wrong_password_is_refused(host, address):
+    out = redis(host, address, "PING", password="wrong")
+    assert "WRONGPASS" in out.stderr and "PONG" not in out.stdout
+
+
+@pytest.mark.parametrize("command", ["FLUSHALL", "FLUSHDB", "CONFIG", "DEBUG", "KEYS"])
+def test_dangerous_command_is_disabled(host, address, secrets, command):
+    out = redis(host, address, command, *(["*"] if command == "KEYS" else []), password=secrets["redis_password"])
+    assert "ERR unknown command" in out.stdout
+
+
+def test_memory_cap_and_policy_are_live(host, address, secrets):
+    info = redis(host, address, "INFO", "memory", password=secrets["redis_password"]).stdout
+    assert "maxmemory:536870912" in info and "maxmemory_policy:allkeys-lru" in info
+
+
+def test_config_holds_the_password_and_is_not_world_readable(host):
+    conf = host("web1").file("/etc/redis/redis.conf")
+    assert (conf.mode, conf.user, conf.group) == (0o640, "root", "redis")
+    assert "supervised systemd" in conf.content_string and "daemonize no" in conf.content_string
+
+
+def test_only_app_hosts_reach_redis(host):
+    assert reach(host("app1"), "web1", 6379) == "open"
+    assert reach(host("db1"), "web1", 6379) == "dropped"
+
+
+def test_kernel_settings_skip_is_announced_in_a_container(first_deploy):
+    assert "web1: in a systemd-nspawn container, vm.overcommit_memory and transparent hugepages" \
+        in first_deploy.stderr
