@@ -29,6 +29,21 @@ class Invalid(ValueError):
 
 
 # -- checks: each takes a value and raises Invalid with a reason -------------------
+def matching(regex, what):
+    def check(v):
+        if not isinstance(v, str) or not re.fullmatch(regex, v):
+            raise Invalid(f"{v!r} is not {what}")
+    return check
+
+
+hostname = matching(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}", "a host name")
+user_name = matching(r"[a-z_][a-z0-9_-]{0,31}", "a Unix user name")
+identifier = matching(r"[A-Za-z_][A-Za-z0-9_]{0,31}", "a plain name (letters, digits, _)")
+privilege = matching(r"[A-Z]+( [A-Z]+)*", "a privilege name like SELECT or LOCK TABLES")
+size = matching(r"[1-9][0-9]*[KMG]", "a size like 256M or 1G")
+redis_size = matching(r"[1-9][0-9]*(kb|mb|gb)", "a Redis size like 512mb or 2gb")
+
+
 def string(v):
     if not isinstance(v, str) or not v:
         raise Invalid(f"{v!r} is not a non-empty string")
@@ -53,11 +68,6 @@ def network(v):
         raise Invalid(f"{v!r} is not an address or CIDR network") from None
 
 
-def hostname(v):
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", v):
-        raise Invalid(f"{v!r} is not a host name")
-
-
 def timezone(v):
     if v not in zoneinfo.available_timezones():
         raise Invalid(f"{v!r} is not a tz database name (e.g. UTC, Asia/Shanghai)")
@@ -67,11 +77,6 @@ def http_url(v):
     u = urlparse(v) if isinstance(v, str) else None
     if not u or u.scheme not in ("http", "https") or not u.hostname:
         raise Invalid(f"{v!r} is not an http(s) URL")
-
-
-def user_name(v):
-    if not isinstance(v, str) or not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", v):
-        raise Invalid(f"{v!r} is not a Unix user name")
 
 
 def boolean(v):
@@ -84,26 +89,6 @@ def integer(low, high):
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
             raise Invalid(f"{v!r} is not a whole number from {low} to {high}")
     return check
-
-
-def size(v):
-    if not isinstance(v, str) or not re.fullmatch(r"[1-9][0-9]*[KMG]", v):
-        raise Invalid(f"{v!r} is not a size like 256M or 1G")
-
-
-def identifier(v):
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", v):
-        raise Invalid(f"{v!r} is not a plain name (letters, digits, _)")
-
-
-def privilege(v):
-    if not isinstance(v, str) or not re.fullmatch(r"[A-Z]+( [A-Z]+)*", v):
-        raise Invalid(f"{v!r} is not a privilege name like SELECT or LOCK TABLES")
-
-
-def redis_size(v):
-    if not isinstance(v, str) or not re.fullmatch(r"[1-9][0-9]*(kb|mb|gb)", v):
-        raise Invalid(f"{v!r} is not a Redis size like 512mb or 2gb")
 
 
 def redis_renames(v):
@@ -218,6 +203,9 @@ def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
         for key in REQUIRED.get(group, ()):
             if data.get(key) is None:
                 out.append(f"{name}: {key} is required" + (f" for {group}" if group != "all" else ""))
+    if data.get("ssh_password"):
+        out.append(f"{name}: ssh_password is set, but tasks/base.py turns SSH password login off; "
+                   "connect with a key (ssh_key or your agent) so the deploy cannot lock itself out")
     for key, value in sorted(data.items()):
         if key in SCHEMA:
             if value is None and key in {k for ks in REQUIRED.values() for k in ks}:

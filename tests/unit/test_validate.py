@@ -61,6 +61,15 @@ def test_unknown_key_with_a_component_prefix_is_a_typo():
     ]
 
 
+def test_deploying_with_an_ssh_password_is_refused():
+    # base turns password login off: a password-only deploy would lock itself out
+    hosts = defaults()
+    hosts["app1.staging.example.com"][1]["ssh_password"] = "hunter2"
+    found = validate.problems(hosts, check_secrets_for=set())
+    assert any(p.startswith("app1.staging.example.com: ssh_password is set") for p in found), found
+    assert not any("hunter2" in p for p in found)
+
+
 def test_missing_required_key_is_reported():
     hosts = defaults()
     del hosts["app1.staging.example.com"][1]["private_address"]
