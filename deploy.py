@@ -13,3 +13,7 @@ if {"db_servers", "app_servers"} & set(host.groups):  # the server, or the clien
     local.include("tasks/mysql.py")
 if "cache_servers" in host.groups:
     local.include("tasks/redis.py")
+
+# App tier: releases switched in one host at a time, behind the health gate.
+if "app_servers" in host.groups:
+    local.include("tasks/app.py")

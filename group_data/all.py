@@ -28,7 +28,7 @@ base_firewall_ssh_from = ["0.0.0.0/0", "::/0"]
 # A port is a number, or the name of the data key that holds it.
 base_firewall_services = {
     "web_servers": [{"port": 80, "from": "any"}, {"port": 443, "from": "any"}],
-    "app_servers": [{"port": 8000, "from": ["web_servers"]}],
+    "app_servers": [{"port": "app_port", "from": ["web_servers"]}],
     "db_servers": [{"port": "mysql_port", "from": ["app_servers", "db_servers"]}],
     "cache_servers": [{"port": "redis_port", "from": ["app_servers"]}],
     "monitoring_servers": [{"port": 8086, "from": ["db_servers", "cache_servers", "app_servers", "web_servers"]}],
@@ -51,6 +51,12 @@ mysql_monitoring_user = "monitor"
 # -- Redis: what clients need to know (server settings: cache_servers.py) ------
 # TCP port Redis listens on.
 redis_port = 6379
+
+# -- app: what nginx needs to know (the rest: app_servers.py) -------------------
+# The app's name: systemd units <name>.service/.socket, nginx upstream (plain name).
+app_name = "sales"
+# TCP port gunicorn's socket listens on, on the app hosts' private address.
+app_port = 8000
 
 # -- secrets -------------------------------------------------------------------
 # YAML secrets file on the controller (path), used when STACK_SECRETS_FILE is

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_ROOT = Path(os.environ.get("TESTBED_STATE_ROOT", "/var/lib/stack-testbed"))
 CACHE_DIR = Path(os.environ.get("TESTBED_CACHE_DIR", "/var/cache/stack-testbed"))
 SUITE = "bookworm"

@@ -1,0 +1,3 @@
+from sales import create_app
+
+app = create_app()

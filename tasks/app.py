@@ -1,0 +1,90 @@
+"""The app on app_servers: an artifact built once on the controller, installed
+as a release beside the others, migrated once from the first app host, then
+switched in one host at a time behind a health gate (stack/rollout.py)."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host, inventory
+from pyinfra.facts.server import Command
+from pyinfra.operations import apt, files, python, server, systemd
+
+from stack import artifact, secrets, rollout
+from stack.configs import render, secret_file
+
+name, root, port = host.data.app_name, host.data.app_root, host.data.app_port
+
+apt.packages(name="Python for the app", packages=["python3", "python3-venv"], update=True,
+             cache_time=3600, no_recommends=True)
+# Its home is shared/, the one place it may write: the code it runs is root's.
+server.user(name="App user", user=host.data.app_user, system=True, shell="/usr/sbin/nologin",
+            home=f"{root}/shared", create_home=False)
+files.directory(name="App root", path=root, user="root", group=host.data.app_user, mode="0755")
+files.directory(name="Releases", path=f"{root}/releases", user="root", group=host.data.app_user, mode="0755")
+files.directory(name="Shared", path=f"{root}/shared", user=host.data.app_user, group=host.data.app_user,
+                mode="0750")
+files.directory(name="Logs", path=f"{root}/shared/log", user=host.data.app_user, group=host.data.app_user,
+                mode="0750")
+
+primary = next(h for h in inventory.get_group("db_servers") if h.data.mysql_role == "primary")
+cache = inventory.get_group("cache_servers")[0]
+env = secret_file(
+    name="App settings",
+    dest=f"{root}/shared/app.env",
+    content=render("templates/app/app.env.j2", primary=primary, cache=cache,
+                   db_password=secrets.get("mysql_app_password"), redis_password=secrets.get("redis_password")),
+    user=host.data.app_user,
+    group=host.data.app_user,
+)
+
+units = [
+    files.template(name=f"systemd {unit}", src=f"templates/app/app.{unit}.j2",
+                   dest=f"/etc/systemd/system/{name}.{unit}")
+    for unit in ("socket", "service")
+]
+systemd.daemon_reload(name="systemd reload", _if=lambda: any(u.did_change() for u in units))
+# The socket is what listens: restarts of the service queue connections, never refuse them.
+systemd.service(name="App socket", service=f"{name}.socket", running=True, enabled=True)
+
+files.directory(name="stack config directory", path="/etc/stack", mode="0700")
+files.put(name="stack-app program", src="stack/hosttools/stack_app.py", dest="/usr/local/sbin/stack-app",
+          mode="0755")
+app_config = {
+    "root": root, "service": name, "keep_releases": host.data.app_keep_releases,
+    "health_url": f"http://{host.data.private_address}:{port}/health",
+    "health_timeout": host.data.app_health_timeout,
+}
+files.put(name="stack-app config", src=StringIO(json.dumps(app_config, indent=1, sort_keys=True)),
+          dest="/etc/stack/app.json", mode="0644")
+
+# -- the release -----------------------------------------------------------------------
+target = host.get_fact(Command, command="python3 -c \"import platform, sys; "
+                       "print('%d.%d' % sys.version_info[:2], platform.machine(), platform.libc_ver()[1])\"")
+py_version, arch, glibc = target.split()
+installed = (host.get_fact(Command, command="stack-app releases 2>/dev/null || true") or "").split()
+release_id, tarball = artifact.build(Path(host.data.app_source), Path(host.data.app_migrations), py_version,
+                                     arch, glibc, installed)
+new_release = release_id not in installed
+
+upload = files.put(name="Release artifact", src=str(tarball), dest=f"{root}/releases/{release_id}.tar.gz",
+                   mode="0600", _if=lambda: new_release)
+server.shell(name="Release installed (offline venv)",
+             commands=[f"stack-app install {release_id} {root}/releases/{release_id}.tar.gz"],
+             _if=upload.did_change)
+
+# Schema changes run once, from the first app host, against the primary, before
+# any host switches (expand first: the old release keeps working on the new schema).
+first_app_host = inventory.get_group("app_servers")[0].name == host.name
+pending = host.get_fact(Command, command=f"stack-app migrate {release_id} --check >/dev/null 2>&1 "
+                                         "&& echo up-to-date || echo pending") == "pending"
+server.shell(name="Migrations (alembic upgrade head)", commands=[f"stack-app migrate {release_id}"],
+             _if=lambda: first_app_host and pending)
+
+current = host.get_fact(Command, command="stack-app current 2>/dev/null || true")
+python.call(name="Switch to the release, one host at a time, behind the health gate",
+            function=rollout.activate, release_id=release_id, sudo=bool(host.data.get("_sudo")),
+            # also when what the running service reads changed: settings or units
+            _serial=True, _if=lambda: current != release_id or any(op.did_change() for op in [env, *units]))
+server.shell(name="Old releases pruned", commands=["stack-app prune"],
+             _if=lambda: len(installed) + new_release > host.data.app_keep_releases)
