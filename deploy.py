@@ -17,3 +17,7 @@ if "cache_servers" in host.groups:
 # App tier: releases switched in one host at a time, behind the health gate.
 if "app_servers" in host.groups:
     local.include("tasks/app.py")
+
+# The front: nginx over TLS, load-balancing every app server.
+if "web_servers" in host.groups:
+    local.include("tasks/nginx.py")

@@ -5,3 +5,7 @@ other group (pyinfra adds the inventory file's group last)."""
 ssh_user = "deploy"
 # Become root through sudo for every operation (bool).
 _sudo = True
+# Certificate chain for nginx (PEM path on the controller, outside the repo).
+nginx_tls_certificate = "/etc/stack/staging/tls/site.crt"
+# Its private key (PEM path on the controller, outside the repo; uploaded as a secret).
+nginx_tls_key = "/etc/stack/staging/tls/site.key"

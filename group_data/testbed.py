@@ -3,3 +3,5 @@ every other group (pyinfra adds the inventory file's group last)."""
 
 # Testbed hosts see all of the machine's RAM but share it: keep MySQL small (size).
 mysql_innodb_buffer_pool_size = "256M"
+# The testbed has no real certificate: nginx gets a self-signed one (bool).
+nginx_tls_self_signed = True

@@ -1,19 +1,18 @@
 """Config files installed safely: checked before they go live, or (for files
 holding secrets) never shown and never readable by others.
 
-Install a config file only after the program that reads it accepts it:
-
-    checked_template(src, dest, check="sshd -t -f {path}", ...)
+    checked_template(src, dest, check="sshd -t -f {path}", apply="systemctl reload ssh", ...)
 
 1. render to ``dest.candidate``;
-2. when the candidate changed, run ``check`` on it; on failure remove the
-   candidate (so the next run checks again) and fail this host's run;
-3. render to ``dest`` with the real owner and mode. After a passing check this
-   writes exactly the checked content, and it also repairs drift in ``dest``.
+2. when the candidate changed: check it, install it as ``dest`` and apply it
+   (reload/restart) in one step. If any part fails the candidate is removed,
+   so the next run renders, checks, installs and applies again: a failure can
+   never leave a new file in place that nothing will ever apply;
+3. render ``dest`` itself: after step 2 this is no change, but it repairs a
+   file edited by hand, and applies the repair.
 
-A broken value in data therefore never reaches the live file, and the service
-keeps running on the old one. Returns the step-3 operation: reload or restart
-``_if=op.did_change``.
+A value the program rejects never reaches the live file, and the service keeps
+running on the old one.
 """
 
 import hashlib
@@ -28,19 +27,22 @@ from pyinfra.operations import files, server
 
 
 @deploy("Checked config")
-def checked_template(src: str, dest: str, check: str, mode="0644", user="root", group="root", **data):
+def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", user="root", group="root",
+                     **data):
     candidate = f"{dest}.candidate"
     rendered = files.template(
         name=f"Render candidate {dest}", src=src, dest=candidate, mode="0600", **data
     )
     server.shell(
-        name=f"Check {dest}",
-        commands=[f"{check.format(path=candidate)} || {{ rm -f {candidate}; exit 1; }}"],
+        name=f"Check, install and apply {dest}",
+        commands=[f"{{ {check.format(path=candidate)} && install -m {mode} -o {user} -g {group} {candidate} {dest}"
+                  f" && {apply}; }} || {{ rm -f {candidate}; exit 1; }}"],
         _if=rendered.did_change,
     )
-    return files.template(
-        name=f"Install {dest}", src=src, dest=dest, mode=mode, user=user, group=group, **data
+    repaired = files.template(
+        name=f"Live {dest} as rendered", src=src, dest=dest, mode=mode, user=user, group=group, **data
     )
+    server.shell(name=f"Apply repaired {dest}", commands=[apply], _if=repaired.did_change)
 
 
 def render(src: str, **data) -> str:

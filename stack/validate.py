@@ -182,6 +182,16 @@ SCHEMA = {
     "app_root": matching(r"/[A-Za-z0-9_./-]+", "an absolute path"),
     "app_keep_releases": integer(2, 100),
     "app_health_timeout": integer(1, 600),
+    "nginx_server_name": hostname,
+    "nginx_tls_self_signed": boolean,
+    "nginx_tls_certificate": optional(string),
+    "nginx_tls_key": optional(string),
+    "nginx_client_max_body_size": matching(r"[1-9][0-9]*[kmg]?", "an nginx size like 16m"),
+    "nginx_proxy_timeout": integer(1, 3600),
+    "nginx_static_expires_days": integer(0, 3650),
+    "nginx_hsts_max_age": integer(0, 10**9),
+    "nginx_upstream_keepalive": integer(1, 10000),
+    "nginx_maintenance_flag": matching(r"/[A-Za-z0-9_./-]+", "an absolute path"),
     "redis_maxmemory": redis_size,
     "redis_maxmemory_policy": one_of("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                                      "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"),
@@ -195,6 +205,9 @@ REQUIRED = {
             "base_firewall_ssh_from", "base_firewall_services", "mysql_port", "mysql_app_database",
             "mysql_app_user", "mysql_replication_user", "mysql_backup_user", "mysql_monitoring_user",
             "redis_port", "app_name", "app_port"),
+    "web_servers": ("nginx_server_name", "nginx_tls_self_signed", "nginx_client_max_body_size",
+                    "nginx_proxy_timeout", "nginx_static_expires_days", "nginx_hsts_max_age",
+                    "nginx_upstream_keepalive", "nginx_maintenance_flag"),
     "app_servers": ("app_source", "app_migrations", "app_user", "app_root", "app_keep_releases",
                     "app_health_timeout"),
     "cache_servers": ("redis_maxmemory", "redis_maxmemory_policy", "redis_save", "redis_appendonly",
@@ -216,6 +229,9 @@ def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
     if data.get("ssh_password"):
         out.append(f"{name}: ssh_password is set, but tasks/base.py turns SSH password login off; "
                    "connect with a key (ssh_key or your agent) so the deploy cannot lock itself out")
+    if "web_servers" in groups and not data.get("nginx_tls_self_signed") and not (
+            data.get("nginx_tls_certificate") and data.get("nginx_tls_key")):
+        out.append(f"{name}: nginx_tls_certificate and nginx_tls_key are required (or nginx_tls_self_signed)")
     for key, value in sorted(data.items()):
         if key in SCHEMA:
             if value is None and key in {k for ks in REQUIRED.values() for k in ks}:

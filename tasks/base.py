@@ -53,18 +53,14 @@ else:
 allow_users = host.data.base_sshd_allow_users
 if allow_users:
     allow_users = sorted({*allow_users, host.data.get("ssh_user") or "root"})
-sshd = checked_template(
+checked_template(
     name="sshd hardening",
     src="templates/base/sshd.conf.j2",
     dest="/etc/ssh/sshd_config.d/10-stack.conf",
     check="sshd -t -f {path}",
+    apply="sshd -t && systemctl reload ssh",  # the drop-in, then the whole config with it
     port=host.data.base_sshd_port,
     allow_users=allow_users,
-)
-server.shell(
-    name="Reload sshd (after checking the whole config)",
-    commands=["sshd -t", "systemctl reload ssh"],
-    _if=sshd.did_change,
 )
 
 # -- firewall ------------------------------------------------------------------------------
@@ -81,15 +77,15 @@ for group in host.groups:
         else:
             openings.setdefault(port, set()).update(addresses(rule["from"]))
 
-firewall = checked_template(
+systemd.service(name="nftables loaded at boot", service="nftables", enabled=True, running=True)
+checked_template(
     name="Firewall",
     src="templates/base/nftables.conf.j2",
     dest="/etc/nftables.conf",
     check="nft -c -f {path}",
+    apply="systemctl restart nftables",
     mode="0755",
     ssh_port=host.data.base_sshd_port,
     ssh_from=host.data.base_firewall_ssh_from,
     openings={p: (None if s is None else sorted(s)) for p, s in sorted(openings.items())},
 )
-systemd.service(name="nftables loaded at boot and now", service="nftables", enabled=True, running=True)
-systemd.service(name="Firewall rules applied", service="nftables", restarted=True, _if=firewall.did_change)

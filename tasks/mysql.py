@@ -118,11 +118,13 @@ if "db_servers" in host.groups:
     files.directory(name="secure_file_priv directory", path="/var/lib/mysql-files", user="mysql",
                     group="mysql", mode="0750")
 
-    config = checked_template(
+    systemd.service(name="MySQL running", service=flavour["service"], running=True, enabled=True)
+    checked_template(
         name="MySQL config",
         src="templates/mysql/stack.cnf.j2",
         dest=flavour["config"],
         check=flavour["check"],
+        apply=f"systemctl restart {flavour['service']}",  # buffer pool, log files: restart, not reload
         mode="0640",
         group="mysql",
         flavour=flavour_name,
@@ -131,9 +133,6 @@ if "db_servers" in host.groups:
         buffer_pool_size=buffer_pool_size(),
         replica=not is_primary,
     )
-    systemd.service(name="MySQL running", service=flavour["service"], running=True, enabled=True)
-    systemd.service(name="MySQL restarted for its new config", service=flavour["service"], restarted=True,
-                    _if=config.did_change)
 
     files.directory(name="stack config directory", path="/etc/stack", mode="0700")
     files.put(name="stack-mysql program", src="stack/hosttools/stack_mysql.py",

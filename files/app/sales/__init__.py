@@ -8,6 +8,7 @@ RELEASE file the artifact carries next to the app.
 
 import json
 import os
+import socket
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +41,7 @@ def create_app():
 
     @app.get("/health")
     def health():
-        status = {"release": release}
+        status = {"release": release, "host": socket.gethostname()}
         try:
             with db(CHECK_TIMEOUT) as conn, conn.cursor() as cur:
                 cur.execute("SELECT 1")

@@ -7,6 +7,7 @@ checked_template(
     src="templates/base/sshd.conf.j2",
     dest="/etc/ssh/sshd_config.d/10-stack.conf",
     check="sshd -t -f {path}",
+    apply="sshd -t && systemctl reload ssh",
     port="not-a-port",
     allow_users=[],
 )

@@ -1,0 +1,50 @@
+"""Nginx on web_servers: TLS front with least_conn over every app server,
+security headers, maintenance mode. The whole nginx.conf is ours, so `nginx -t`
+checks exactly what will run, before it goes live."""
+
+from pathlib import Path
+
+from pyinfra import host, inventory
+from pyinfra.facts.files import File
+from pyinfra.operations import apt, files, server, systemd
+
+from stack.configs import checked_template, secret_file
+
+TLS_DIR = "/etc/nginx/tls"
+cert, key = f"{TLS_DIR}/site.crt", f"{TLS_DIR}/site.key"
+
+apt.packages(name="Nginx", packages=["nginx", "openssl"], update=True, cache_time=3600, no_recommends=True)
+files.directory(name="TLS directory", path=TLS_DIR, mode="0750", group="www-data")
+
+if host.data.nginx_tls_self_signed:
+    server.shell(
+        name="Self-signed certificate (test hosts only)",
+        commands=[f"openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN={host.data.nginx_server_name} "
+                  f"-addext subjectAltName=DNS:{host.data.nginx_server_name},IP:{host.data.private_address} "
+                  f"-keyout {key} -out {cert} 2>/dev/null && chmod 0640 {key} && chgrp www-data {key}"],
+        _if=lambda: not host.get_fact(File, path=cert),
+    )
+else:
+    files.put(name="Certificate chain", src=host.data.nginx_tls_certificate, dest=cert, mode="0644")
+    secret_file(name="Private key", dest=key, content=Path(host.data.nginx_tls_key).read_text(),
+                mode="0640", group="www-data")
+
+flag = Path(host.data.nginx_maintenance_flag)
+files.directory(name="Maintenance page directory", path=str(flag.parent), mode="0755")
+files.put(name="Maintenance page", src="files/nginx/maintenance.html", dest=f"{flag.parent}/maintenance.html")
+
+# nginx.conf no longer includes sites-enabled; the default site goes too, so that
+# nobody re-enables it by accident.
+files.link(name="Default site removed", path="/etc/nginx/sites-enabled/default", present=False)
+systemd.service(name="Nginx running", service="nginx", running=True, enabled=True)
+checked_template(
+    name="Nginx config",
+    src="templates/nginx/nginx.conf.j2",
+    dest="/etc/nginx/nginx.conf",
+    check="nginx -q -t -c {path}",
+    apply="systemctl reload nginx",
+    upstream_servers=[f"{h.data.private_address}:{h.data.app_port}" for h in inventory.get_group("app_servers")],
+    cert=cert,
+    key=key,
+    maintenance_dir=str(flag.parent),
+)

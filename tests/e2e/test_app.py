@@ -1,0 +1,121 @@
+"""tasks/app.py on the testbed: releases, the health-gated serial rollout under
+load, automatic rollback, pruning. Ends with the default release live again."""
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.conftest import pyinfra_on_testbed
+from tests.e2e.load import Load
+from tests.e2e.test_nginx import get
+
+APP = "/srv/sales"
+
+
+def release_of(h):
+    return h.check_output(f"readlink {APP}/current").removeprefix("releases/")
+
+
+def variant(tmp_path, name, edit=None):
+    """A copy of the sample app with different content, so a different release."""
+    src = tmp_path / name
+    shutil.copytree(REPO / "files/app", src, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "wsgi.py").write_text((src / "wsgi.py").read_text() + f"# {name}\n")
+    if edit:
+        edit(src)
+    return src
+
+
+def test_release_layout_and_modes(host):
+    h = host("app1")
+    rid = release_of(h)
+    assert h.file(f"{APP}/current").is_symlink
+    assert h.file(f"{APP}/releases/{rid}/venv/bin/python").exists
+    assert (h.file(f"{APP}/releases/{rid}").user, h.file(f"{APP}/releases").user) == ("root", "root")
+    env = h.file(f"{APP}/shared/app.env")
+    assert (env.mode, env.user, env.group) == (0o600, "sales", "sales")
+    assert f"deploy {rid} (was none) by root" in h.file(f"{APP}/revisions.log").content_string
+
+
+def test_app_runs_unprivileged_and_hardened(host):
+    h = host("app1")
+    assert h.check_output("systemctl show sales -p User --value") == "sales"
+    assert h.check_output("systemctl show sales -p ProtectSystem --value") == "strict"
+    assert h.check_output("systemctl show sales -p NoNewPrivileges --value") == "yes"
+
+
+def test_migrations_created_the_schema_once(host, secrets):
+    out = host("db1").check_output("mariadb -N -e 'SHOW TABLES FROM sales; SELECT version_num FROM sales.alembic_version'")
+    assert {"sale", "sale_item", "stock_move", "alembic_version"} <= set(out.split())
+    assert "0001" in out.split()
+
+
+def test_sale_is_written_and_summary_cached(address):
+    import http.client
+    import ssl
+    ctx = ssl._create_unverified_context()
+    conn = http.client.HTTPSConnection(address("web1"), 443, context=ctx, timeout=10)
+    conn.request("POST", "/sales", body=json.dumps({"items": [{"sku": "A1", "qty": 2, "price": "9.90"}]}),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    created = json.loads(resp.read())
+    assert resp.status == 201 and created["total"] == "19.80"
+    sale = json.loads(get(address("web1"), f"/sales/{created['id']}").body)
+    assert sale["items"] == [{"sku": "A1", "qty": 2, "price": "9.90"}]
+    get(address("web1"), "/sales/summary")
+    assert get(address("web1"), "/sales/summary").getheader("X-Cache") == "hit"
+
+
+def test_rollout_under_load_fails_no_request(host, address, tmp_path):
+    before = release_of(host("app1"))
+    src = variant(tmp_path, "v2")
+    with Load(address("web1"), rate=60) as load:
+        proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}")
+    print(f"\nrollout: {load.seconds:.1f}s under load, {load.rps:.0f} req/s, {len(load.failures)} failed")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert load.failures == []
+    assert load.rps >= 50
+    after = {release_of(host(h)) for h in ("app1", "app2")}
+    assert len(after) == 1 and after != {before}
+
+
+def test_unhealthy_release_is_rolled_back_and_stops_the_rollout(host, address, tmp_path):
+    live = release_of(host("app1"))
+
+    def break_health(src):
+        init = src / "sales/__init__.py"
+        init.write_text(init.read_text().replace('healthy = status["database"] == "connected"', "healthy = False and "
+                                                 'status["database"] == "connected"'))
+    src = variant(tmp_path, "broken", break_health)
+    with Load(address("web1"), rate=60) as load:
+        proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", "--data", "app_health_timeout=5")
+    assert proc.returncode != 0
+    assert load.failures == []
+    assert release_of(host("app1")) == live  # switched back
+    assert release_of(host("app2")) == live  # never switched
+    assert "rollback " + live in host("app1").file(f"{APP}/revisions.log").content_string
+    assert "rollout stopped: app1 failed its health gate" in proc.stdout + proc.stderr
+
+
+def test_pruning_keeps_five_and_never_current_or_previous(host):
+    h = host("app1")
+    real = h.check_output("stack-app releases").split()
+    current = release_of(h)
+    previous = max(r for r in real if r < current)
+    # six releases newer than current (say, installed but never switched to)
+    fakes = [f"2999010100000{i}-fake{i}" for i in range(6)]
+    h.run_expect([0], "cd %s/releases && mkdir %s" % (APP, " ".join(fakes)))
+    try:
+        h.run_expect([0], "stack-app prune")
+        left = set(h.check_output("stack-app releases").split())
+        assert left == set(fakes[1:]) | {current, previous}  # newest five, plus the two in use
+    finally:
+        h.run("cd %s/releases && rm -rf %s" % (APP, " ".join(fakes)))
+
+
+def test_default_release_is_restored(host):
+    proc = pyinfra_on_testbed("deploy.py")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert release_of(host("app1")) == release_of(host("app2"))

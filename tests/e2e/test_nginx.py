@@ -1,0 +1,96 @@
+"""tasks/nginx.py on the testbed: the TLS front on web1, seen from the controller."""
+
+import http.client
+import json
+import ssl
+
+import pytest
+
+from tests.e2e.conftest import pyinfra_on_testbed
+
+
+def get(address, path, port=443, tls_max=None):
+    if port == 443:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        if tls_max:
+            ctx.maximum_version = tls_max
+        conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=10)
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=10)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    resp.body = resp.read()
+    resp.tls = conn.sock.version() if port == 443 else None
+    conn.close()
+    return resp
+
+
+@pytest.fixture
+def web(address, first_deploy):
+    return address("web1")
+
+
+def test_health_through_nginx_over_tls(web):
+    resp = get(web, "/health")
+    assert resp.status == 200
+    assert json.loads(resp.body)["status"] == "healthy"
+
+
+def test_both_app_hosts_receive_traffic(web):
+    served_by = {json.loads(get(web, "/health").body)["host"] for _ in range(20)}
+    assert served_by == {"app1", "app2"}
+
+
+def test_http_redirects_to_https(web):
+    resp = get(web, "/sales/summary?x=1", port=80)
+    assert resp.status == 301
+    assert resp.getheader("Location") == f"https://{web}/sales/summary?x=1"
+
+
+def test_security_headers_and_no_version(web):
+    resp = get(web, "/health")
+    assert resp.getheader("Strict-Transport-Security") == "max-age=63072000; includeSubDomains"
+    assert resp.getheader("X-Content-Type-Options") == "nosniff"
+    assert resp.getheader("X-Frame-Options") == "DENY"
+    assert resp.getheader("Server") == "nginx"
+
+
+def test_security_headers_on_errors_too(web):
+    resp = get(web, "/no-such-page")
+    assert resp.status == 404
+    assert resp.getheader("Strict-Transport-Security") and resp.getheader("X-Frame-Options") == "DENY"
+
+
+def test_static_files_are_cached_for_30_days(web):
+    resp = get(web, "/static/style.css")
+    assert resp.status == 200
+    assert resp.getheader("Cache-Control") == "max-age=2592000"
+
+
+def test_tls_1_2_is_accepted(web):
+    assert get(web, "/health", tls_max=ssl.TLSVersion.TLSv1_2).tls == "TLSv1.2"
+
+
+def test_default_site_is_gone(host):
+    assert not host("web1").file("/etc/nginx/sites-enabled/default").exists
+
+
+def test_maintenance_flag_serves_the_maintenance_page(host, web):
+    host("web1").run_expect([0], "touch /var/www/maintenance/on")
+    try:
+        resp = get(web, "/health")
+        assert resp.status == 503 and b"Down for maintenance" in resp.body
+        assert resp.getheader("Strict-Transport-Security")
+    finally:
+        host("web1").run_expect([0], "rm -f /var/www/maintenance/on")
+    assert get(web, "/health").status == 200
+
+
+def test_config_rejected_by_nginx_t_never_goes_live(host, web):
+    live = host("web1").file("/etc/nginx/nginx.conf").content_string
+    proc = pyinfra_on_testbed("tests/e2e/deploys/broken_nginx.py", "--limit", "web1")
+    assert proc.returncode != 0
+    assert host("web1").file("/etc/nginx/nginx.conf").content_string == live
+    assert get(web, "/health").status == 200  # the old config keeps serving
+    assert pyinfra_on_testbed("deploy.py", "--limit", "web1").returncode == 0
