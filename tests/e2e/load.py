@@ -8,7 +8,7 @@ import time
 
 
 class Load:
-    def __init__(self, host: str, path: str = "/health", rate: float = 60, workers: int = 6,
+    def __init__(self, host: str, path: str = "/ready", rate: float = 60, workers: int = 16,
                  max_seconds: float = 600):
         self.host, self.path, self.rate, self.workers, self.max_seconds = host, path, rate, workers, max_seconds
         self.ok = 0

@@ -54,14 +54,18 @@ def test_firewall_drops_inbound_by_default(host):
 
 
 def test_port_is_open_only_to_the_groups_data_names(host):
-    # 8000 on app hosts is for web_servers only (nothing listens yet: "refused"
-    # means the firewall let the packet in, "dropped" means it did not).
-    assert reach(host("web1"), "app1", 8000) == "refused"
+    # the app's port is for web_servers only
+    assert reach(host("web1"), "app1", 8000) == "open"
     assert reach(host("db1"), "app1", 8000) == "dropped"
 
 
+def test_closed_port_is_dropped_not_refused(host):
+    # nothing listens on 9999 anywhere: "dropped" is the firewall, "refused" would be the kernel
+    assert reach(host("db1"), "app1", 9999) == "dropped"
+
+
 def test_web_ports_are_open_to_anyone(host):
-    assert reach(host("db1"), "web1", 443) == "refused"
+    assert reach(host("db1"), "web1", 443) == "open"
     assert reach(host("db1"), "app1", 443) == "dropped"
 
 
