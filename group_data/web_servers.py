@@ -8,6 +8,9 @@ nginx_tls_self_signed = False
 nginx_tls_certificate = None
 # Private key (PEM path on the controller, uploaded as a secret); required unless self-signed.
 nginx_tls_key = None
+# With an email address (string): certificates from Let's Encrypt by certbot (webroot,
+# renewed by certbot.timer); nginx_server_name must resolve to this host, port 80 open.
+nginx_tls_certbot_email = None
 # Largest request body (nginx size: 16m).
 nginx_client_max_body_size = "16m"
 # Connect/send/read timeouts towards the app (seconds).

@@ -186,6 +186,7 @@ SCHEMA = {
     "nginx_tls_self_signed": boolean,
     "nginx_tls_certificate": optional(string),
     "nginx_tls_key": optional(string),
+    "nginx_tls_certbot_email": optional(matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")),
     "nginx_client_max_body_size": matching(r"[1-9][0-9]*[kmg]?", "an nginx size like 16m"),
     "nginx_proxy_timeout": integer(1, 3600),
     "nginx_static_expires_days": integer(0, 3650),
@@ -229,9 +230,10 @@ def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
     if data.get("ssh_password"):
         out.append(f"{name}: ssh_password is set, but tasks/base.py turns SSH password login off; "
                    "connect with a key (ssh_key or your agent) so the deploy cannot lock itself out")
-    if "web_servers" in groups and not data.get("nginx_tls_self_signed") and not (
-            data.get("nginx_tls_certificate") and data.get("nginx_tls_key")):
-        out.append(f"{name}: nginx_tls_certificate and nginx_tls_key are required (or nginx_tls_self_signed)")
+    if "web_servers" in groups and not (data.get("nginx_tls_self_signed") or data.get("nginx_tls_certbot_email")
+                                        or (data.get("nginx_tls_certificate") and data.get("nginx_tls_key"))):
+        out.append(f"{name}: nginx needs a certificate: nginx_tls_certificate and nginx_tls_key, "
+                   "nginx_tls_certbot_email, or nginx_tls_self_signed")
     for key, value in sorted(data.items()):
         if key in SCHEMA:
             if value is None and key in {k for ks in REQUIRED.values() for k in ks}:

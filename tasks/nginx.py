@@ -5,24 +5,33 @@ checks exactly what will run, before it goes live."""
 from pathlib import Path
 
 from pyinfra import host, inventory
-from pyinfra.facts.files import File
+from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
 from stack.configs import checked_template, secret_file
 
 TLS_DIR = "/etc/nginx/tls"
+ACME_DIR = "/var/www/letsencrypt"
 cert, key = f"{TLS_DIR}/site.crt", f"{TLS_DIR}/site.key"
+name = host.data.nginx_server_name
+certbot_email = host.data.nginx_tls_certbot_email
+
+
+def exists(path):  # a file or a link to one (certbot's are links)
+    return host.get_fact(Command, command=f"test -e {path} && echo yes || echo no") == "yes"
 
 apt.packages(name="Nginx", packages=["nginx", "openssl"], update=True, cache_time=3600, no_recommends=True)
 files.directory(name="TLS directory", path=TLS_DIR, mode="0750", group="www-data")
 
-if host.data.nginx_tls_self_signed:
+if host.data.nginx_tls_self_signed or certbot_email:
+    # With certbot this is only the stand-in nginx starts with, until the real one is issued.
+    cert_missing = not exists(cert)
     server.shell(
-        name="Self-signed certificate (test hosts only)",
-        commands=[f"openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN={host.data.nginx_server_name} "
-                  f"-addext subjectAltName=DNS:{host.data.nginx_server_name},IP:{host.data.private_address} "
+        name="Self-signed certificate" + (" until certbot's is issued" if certbot_email else " (test hosts only)"),
+        commands=[f"openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN={name} "
+                  f"-addext subjectAltName=DNS:{name},IP:{host.data.private_address} "
                   f"-keyout {key} -out {cert} 2>/dev/null && chmod 0640 {key} && chgrp www-data {key}"],
-        _if=lambda: not host.get_fact(File, path=cert),
+        _if=lambda: cert_missing,
     )
 else:
     files.put(name="Certificate chain", src=host.data.nginx_tls_certificate, dest=cert, mode="0644")
@@ -47,4 +56,20 @@ checked_template(
     cert=cert,
     key=key,
     maintenance_dir=str(flag.parent),
+    acme_dir=ACME_DIR,
 )
+
+if certbot_email:
+    # After nginx serves the ACME webroot on port 80. The deploy hook also runs on
+    # every renewal (certbot.timer): point nginx at the new files and reload it.
+    live = f"/etc/letsencrypt/live/{name}"
+    apt.packages(name="certbot", packages=["certbot"], no_recommends=True)
+    files.directory(name="ACME webroot", path=ACME_DIR, mode="0755")
+    issued = exists(f"{live}/fullchain.pem")
+    server.shell(
+        name="Let's Encrypt certificate (certbot, webroot)",
+        commands=[f"certbot certonly --webroot -w {ACME_DIR} -d {name} --email {certbot_email} --agree-tos "
+                  f"--non-interactive --deploy-hook 'ln -sfn {live}/fullchain.pem {cert} && "
+                  f"ln -sfn {live}/privkey.pem {key} && systemctl reload nginx'"],
+        _if=lambda: not issued,
+    )

@@ -12,6 +12,18 @@ REPO = Path(__file__).resolve().parent.parent
 PYINFRA = str(Path(sys.executable).parent / "pyinfra")
 
 
+# Figures the tests measure (deploy times, rollout under load), printed at the end
+# of the run so CI's log carries them. Never asserted on: these machines are noisy.
+MEASUREMENTS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASUREMENTS:
+        terminalreporter.section("measurements")
+        for line in MEASUREMENTS:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def _no_secrets_from_the_callers_environment(monkeypatch):
     """Tests decide which secrets exist; the developer's own STACK_* never leak in."""

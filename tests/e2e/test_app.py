@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import MEASUREMENTS, REPO
 from tests.e2e.conftest import pyinfra_on_testbed
 from tests.e2e.load import Load
 from tests.e2e.test_nginx import get
@@ -73,7 +73,8 @@ def test_rollout_under_load_fails_no_request(host, address, tmp_path):
     src = variant(tmp_path, "v2")
     with Load(address("web1"), rate=60) as load:
         proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}")
-    print(f"\nrollout: {load.seconds:.1f}s under load, {load.rps:.0f} req/s, {len(load.failures)} failed")
+    MEASUREMENTS.append(f"rollout of a new release to 2 app hosts: {load.seconds:.1f}s under load, "
+                        f"{load.rps:.0f} req/s, {load.ok + len(load.failures)} requests, {len(load.failures)} failed")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load.failures == []
     assert load.rps >= 50
@@ -91,6 +92,8 @@ def test_unhealthy_release_is_rolled_back_and_stops_the_rollout(host, address, t
     src = variant(tmp_path, "broken", break_health)
     with Load(address("web1"), rate=60) as load:
         proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", "--data", "app_health_timeout=5")
+    MEASUREMENTS.append(f"failed rollout with automatic rollback: {load.seconds:.1f}s under load, "
+                        f"{load.rps:.0f} req/s, {load.ok + len(load.failures)} requests, {len(load.failures)} failed")
     assert proc.returncode != 0
     assert load.failures == []
     # the first host (in pyinfra's serial order) was switched back, the other never switched

@@ -13,4 +13,5 @@ checked_template(
     cert="/etc/nginx/tls/site.crt",
     key="/etc/nginx/tls/site.key",
     maintenance_dir="/var/www/maintenance",
+    acme_dir="/var/www/letsencrypt",
 )
