@@ -50,19 +50,29 @@ def render(src: str, **data) -> str:
     return get_template(src).render(host=host, inventory=inventory, **data)
 
 
+PENDING_DIR = "/var/lib/stack/pending"
+
+
 @operation()
-def secret_file(dest: str, content: str, mode="0600", user="root", group="root"):
+def secret_file(dest: str, content: str, mode="0600", user="root", group="root", apply: str | None = None):
     """A file that holds secrets (render templates with ``render``): uploaded
     without ever being shown (no diff, no content in output or on a command
     line), into a file that has its final owner and mode before it has content.
 
     Under sudo pyinfra uploads through a temporary file first; it is put in a
     0700 directory of the SSH user, so nobody else can read it there either.
+
+    ``apply`` (say, a restart) runs in the same operation when the content
+    changed. Until it has succeeded a marker stays behind, so a run that failed
+    in between applies it next time instead of forgetting it.
     """
     data = content.encode()
+    marker = f"{PENDING_DIR}/{hashlib.sha1(dest.encode()).hexdigest()}"
+    pending = bool(apply) and host.get_fact(File, path=marker)
     if host.get_fact(Sha1File, path=dest) == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")
     else:
+        pending = bool(apply)
         if not host.get_fact(File, path=dest):
             yield StringCommand("install", "-m", mode, "-o", user, "-g", group, "/dev/null", dest)
         ssh_user = host.data.get("ssh_user") or "root"
@@ -72,3 +82,7 @@ def secret_file(dest: str, content: str, mode="0600", user="root", group="root")
         yield FileUploadCommand(BytesIO(data), dest, remote_temp_filename=temp)
     # Owner and mode are kept right on every run, content or not.
     yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
+    if pending:
+        yield StringCommand("install", "-d", "-m", "0700", PENDING_DIR, "&&", "touch", marker)
+        yield StringCommand(apply)
+        yield StringCommand("rm", "-f", marker)

@@ -11,16 +11,15 @@ from stack.configs import render, secret_file
 apt.packages(name="Redis", packages=["redis-server"], update=True, cache_time=3600, no_recommends=True)
 
 # Holds requirepass/masterauth, so it is a secret file: never shown in a diff.
-config = secret_file(
+systemd.service(name="Redis running", service="redis-server", running=True, enabled=True)
+secret_file(
     name="Redis config",
     dest="/etc/redis/redis.conf",
     content=render("templates/redis/redis.conf.j2", password=secrets.get("redis_password")),
     mode="0640",
     group="redis",
+    apply="systemctl restart redis-server",
 )
-systemd.service(name="Redis running", service="redis-server", running=True, enabled=True)
-systemd.service(name="Redis restarted for its new config", service="redis-server", restarted=True,
-                _if=config.did_change)
 
 # Kernel settings Redis asks for. They belong to the machine, not to a container.
 virt = host.get_fact(Command, command="systemd-detect-virt --container || true")
