@@ -4,7 +4,10 @@ Each component is one task file run on the hosts of its group. Data comes from
 group_data/ and the inventory; preflight (config.py) has already checked it.
 """
 
-from pyinfra import host, local
+from pyinfra import host, inventory, local
+from pyinfra.operations import python
+
+from stack import metrics
 
 local.include("tasks/base.py")
 
@@ -21,3 +24,13 @@ if "app_servers" in host.groups:
 # The front: nginx over TLS, load-balancing every app server.
 if "web_servers" in host.groups:
     local.include("tasks/nginx.py")
+
+# Monitoring.
+if "monitoring_servers" in host.groups:
+    local.include("tasks/influxdb.py")
+
+# Last: the run itself, as a `deployment` point (duration, success, release). It
+# records the run rather than changing a host, yet pyinfra counts it as a change.
+if host == inventory.get_group("monitoring_servers", [None])[0]:
+    python.call(name="Deployment recorded in the ops metrics", function=metrics.record_deployment,
+                sudo=bool(host.data.get("_sudo")))

@@ -31,7 +31,8 @@ base_firewall_services = {
     "app_servers": [{"port": "app_port", "from": ["web_servers"]}],
     "db_servers": [{"port": "mysql_port", "from": ["app_servers", "db_servers"]}],
     "cache_servers": [{"port": "redis_port", "from": ["app_servers"]}],
-    "monitoring_servers": [{"port": 8086, "from": ["db_servers", "cache_servers", "app_servers", "web_servers"]}],
+    "monitoring_servers": [{"port": "influxdb_port",
+                            "from": ["db_servers", "cache_servers", "app_servers", "web_servers"]}],
 }
 
 # -- MySQL/MariaDB: what clients need to know (server tuning: db_servers.py) ----
@@ -57,6 +58,10 @@ redis_port = 6379
 app_name = "sales"
 # TCP port gunicorn's socket listens on, on the app hosts' private address.
 app_port = 8000
+
+# -- InfluxDB: what writers need to know (the rest: monitoring_servers.py) ----
+# TCP port of InfluxDB's HTTP API on the monitoring hosts' private address.
+influxdb_port = 8086
 
 # -- secrets -------------------------------------------------------------------
 # YAML secrets file on the controller (path), used when STACK_SECRETS_FILE is

@@ -5,3 +5,5 @@ every other group (pyinfra adds the inventory file's group last)."""
 mysql_innodb_buffer_pool_size = "256M"
 # The testbed has no real certificate: nginx gets a self-signed one (bool).
 nginx_tls_self_signed = True
+# InfluxData's repository is unreachable here: the distribution's InfluxDB 1.x (major version).
+influxdb_major = 1

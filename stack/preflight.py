@@ -8,6 +8,9 @@ once, and a failure exits the process with every problem listed.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from pyinfra.api.state import BaseStateCallback
 
 from stack import validate
@@ -31,9 +34,12 @@ class Preflight(BaseStateCallback):
                 self.failure = (f"preflight: {len(found)} problem(s), no host was contacted:\n"
                                 + "\n".join(f"  - {p}" for p in found))
         if self.failure:
-            # SystemExit from a greenlet is re-raised in the main one by gevent:
-            # the run ends here with status 1, before this host's connector runs.
-            raise SystemExit(self.failure)
+            # Nothing is connected and nothing needs cleaning up: end the process
+            # here, with the one message (an exception from this greenlet would
+            # bury it under gevent's tracebacks).
+            sys.stderr.write(self.failure + "\n")
+            sys.stderr.flush()
+            os._exit(1)
 
 
 def install():

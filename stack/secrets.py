@@ -30,6 +30,7 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
     "redis_password": (("cache_servers", "app_servers"), "Redis requirepass/masterauth"),
     "grafana_admin_password": (("monitoring_servers",), "Grafana's admin user"),
     "influxdb_token": (("monitoring_servers",), "InfluxDB operator token (2.x) / admin password (1.x)"),
+    "influxdb_writer_password": (("monitoring_servers",), "InfluxDB 1.x user the ops flows write with"),
     "s3_access_key_id": (("db_servers",), "S3 access key for backups"),
     "s3_secret_access_key": (("db_servers",), "S3 secret key for backups"),
     "backup_age_recipient": (("db_servers",), "age public key backups are encrypted to"),

@@ -64,4 +64,5 @@ def test_secret_problem_is_reported_per_host_by_validation(tmp_path):
         "web1: missing secret mysql_monitoring_password",
         "web1: missing secret grafana_admin_password",
         "web1: missing secret influxdb_token",
+        "web1: missing secret influxdb_writer_password",
     ]

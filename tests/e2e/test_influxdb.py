@@ -1,0 +1,63 @@
+"""tasks/influxdb.py on the testbed: InfluxDB 1.x on web1 (the monitoring host)."""
+
+import json
+
+QUERY = """
+import base64, json, sys, urllib.error, urllib.parse, urllib.request
+cfg = json.load(open("/etc/stack/influxdb.json"))
+who, q = sys.argv[1], sys.argv[2]
+req = urllib.request.Request(cfg["url"] + "/query", data=urllib.parse.urlencode({"q": q, "db": cfg["database"]}).encode())
+if who != "anonymous":
+    user, password = {"admin": (cfg["admin_user"], cfg["admin_password"]),
+                      "writer": (cfg["writer_user"], cfg["writer_password"]),
+                      "wrong": (cfg["admin_user"], "wrong")}[who]
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+try:
+    with urllib.request.urlopen(req, timeout=5) as r:
+        print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
+except urllib.error.HTTPError as e:
+    print(json.dumps({"status": e.code, "body": e.read().decode()}))
+"""
+
+
+def query(host, who, q):
+    """Query InfluxDB on web1 as admin, writer, anonymous or with a wrong password
+    (credentials read on the host from its 0600 file, never on a command line)."""
+    return json.loads(host("web1").check_output("python3 -c %s %s %s", QUERY, who, q))
+
+
+def rows(result):
+    return [row for serie in result["body"]["results"][0].get("series", []) for row in serie["values"]]
+
+
+def test_influxdb_is_running_enabled_and_on_the_private_address(host, address):
+    assert host("web1").service("influxdb").is_running and host("web1").service("influxdb").is_enabled
+    listening = [str(s) for s in host("web1").socket.get_listening_sockets() if s.endswith(":8086")]
+    assert listening == [f"tcp://{address('web1')}:8086"]
+
+
+def test_anonymous_and_wrong_password_are_refused(host):
+    assert query(host, "anonymous", "SHOW DATABASES")["status"] == 401
+    assert query(host, "wrong", "SHOW DATABASES")["status"] == 401
+    assert query(host, "admin", "SHOW DATABASES")["status"] == 200
+
+
+def test_database_has_a_default_90_day_retention_policy(host):
+    assert ["metrics"] in rows(query(host, "admin", "SHOW DATABASES"))
+    policies = {r[0]: r for r in rows(query(host, "admin", "SHOW RETENTION POLICIES ON metrics"))}
+    assert policies["90d"][1] == "2160h0m0s" and policies["90d"][-1] is True
+
+
+def test_writer_may_write_but_not_read(host):
+    assert "not authorized" in str(query(host, "writer", "SELECT * FROM deployment")["body"])
+
+
+def test_deploy_leaves_a_deployment_point(host, first_deploy):
+    release = host("app1").check_output("readlink /srv/sales/current").removeprefix("releases/")
+    points = rows(query(host, "admin", f"SELECT success, duration_s FROM deployment WHERE release = '{release}'"))
+    assert points and points[0][1] == 1 and points[0][2] > 0
+
+
+def test_writing_an_unknown_measurement_is_refused(host):
+    out = host("web1").run("stack-influx write deploymnet release=x success=1")
+    assert out.rc != 0 and "unknown measurement 'deploymnet'" in out.stderr
