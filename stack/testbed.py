@@ -277,19 +277,25 @@ class Testbed:
         return all(self.ssh(h, "true", check=False).returncode == 0 for h in self.hosts)
 
     # -- down ------------------------------------------------------------------
+    def netns_inodes(self) -> set[int]:
+        return {os.stat(f"/run/netns/{ns}").st_ino for ns in self.namespaces()}
+
     def processes(self) -> list[int]:
-        """Every process this testbed started: nspawn, the hosts' own, tinyproxy."""
-        marker = str(self.state_dir)
+        """Every process this testbed started: nspawn and tinyproxy (their command
+        lines name the state dir) and everything inside the hosts (they live in the
+        testbed's network namespaces; a host's systemd reports its root as "/")."""
+        marker = str(self.state_dir) + "/"
+        inodes = self.netns_inodes()
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                root = os.readlink(entry / "root")
+                in_netns = os.stat(entry / "ns/net").st_ino in inodes
             except OSError:
                 continue
-            if marker + "/" in cmdline + " " or root.startswith(marker + "/"):
+            if marker in cmdline or in_netns:
                 found.append(int(entry.name))
         return found
 

@@ -1,6 +1,7 @@
 """The testbed's own promises: up is idempotent and clears stale state, down leaves
 nothing behind. Uses a one-host testbed of its own."""
 
+import os
 import subprocess
 
 import pytest
@@ -16,10 +17,23 @@ def small():
     tb.down()
 
 
-def system_traces(tb):
+def in_namespaces(inodes):
+    """Processes whose network namespace is one of ``inodes``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}/ns/net").st_ino in inodes:
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def system_traces(tb, inodes):
     """What the system itself shows of the testbed, independently of its own bookkeeping."""
     marker = str(tb.state_dir)
     return {
+        "in_host_namespaces": in_namespaces(inodes),
         "netns": [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
                   .stdout.split() if n.startswith("tbdown-")],
         "links": [l for l in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True)
@@ -35,10 +49,12 @@ def test_down_leaves_nothing_behind(small):
     small.up()
     assert small.ssh("db1", "systemctl", "is-system-running", "--wait", check=False).stdout.strip() in (
         "running", "degraded")
-    assert any(system_traces(small).values())  # the probe does see a running testbed
+    inodes = {os.stat(f"/run/netns/{ns}").st_ino for ns in small.namespaces()}
+    up = system_traces(small, inodes)
+    assert all(up.values())  # the probe does see every kind of trace of a running testbed
     small.down()
-    assert system_traces(small) == {"netns": [], "links": [], "mounts": [], "processes": [],
-                                    "state_dir": False}
+    assert system_traces(small, inodes) == {"in_host_namespaces": [], "netns": [], "links": [], "mounts": [],
+                                            "processes": [], "state_dir": False}
 
 
 def test_up_twice_keeps_the_running_hosts(small):
