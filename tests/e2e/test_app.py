@@ -4,7 +4,6 @@ load, automatic rollback, pruning. Ends with the default release live again."""
 import json
 import shutil
 
-import pytest
 
 from tests.conftest import MEASUREMENTS, REPO
 from tests.e2e.conftest import pyinfra_on_testbed
