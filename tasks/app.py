@@ -82,9 +82,12 @@ server.shell(name="Migrations (alembic upgrade head)", commands=[f"stack-app mig
              _if=lambda: first_app_host and pending)
 
 current = host.get_fact(Command, command="stack-app current 2>/dev/null || true")
+# The service also restarts (behind the same gate) when what it reads changed now, or
+# changed in an earlier run that failed before this step: it started before them.
+stale = host.get_fact(Command, command="stack-app stale 2>/dev/null || echo stale") == "stale"
 python.call(name="Switch to the release, one host at a time, behind the health gate",
             function=rollout.activate, release_id=release_id, sudo=bool(host.data.get("_sudo")),
-            # also when what the running service reads changed: settings or units
-            _serial=True, _if=lambda: current != release_id or any(op.did_change() for op in [env, *units]))
+            _serial=True,
+            _if=lambda: current != release_id or stale or any(op.did_change() for op in [env, *units]))
 server.shell(name="Old releases pruned", commands=["stack-app prune"],
              _if=lambda: len(installed) + new_release > host.data.app_keep_releases)

@@ -14,6 +14,7 @@ Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
     stack-app migrate ID [--check]     alembic upgrade head with the app's settings
     stack-app activate ID              switch, restart, health-gate; switch back on failure
     stack-app prune                    keep the newest `keep`, never current or previous
+    stack-app stale                    "stale" if the running service predates its settings
 
 Standalone on purpose: Python 3 only.
 """
@@ -166,6 +167,19 @@ class App:
                           f"switched back to {previous}" + ("" if back else ", WHICH IS NOT HEALTHY EITHER"))
         raise Failure(f"{rid} was not healthy within {self.cfg['health_timeout']}s ({why}); no previous release")
 
+    # -- stale ----------------------------------------------------------------------------
+    def stale(self) -> bool:
+        """The service started before its env file or units last changed (or is not
+        running): a run that wrote them and then failed left it on old settings."""
+        out = run("systemctl", "show", self.cfg["service"], "-p", "ExecMainStartTimestamp", "--timestamp=unix")
+        started = out.strip().partition("=@")[2]
+        if not started:
+            return True
+        service = self.cfg["service"]
+        inputs = [os.path.join(self.root, "shared/app.env"), f"/etc/systemd/system/{service}.service",
+                  f"/etc/systemd/system/{service}.socket"]
+        return any(os.stat(p).st_mtime > float(started) for p in inputs if os.path.exists(p))
+
     # -- prune ---------------------------------------------------------------------------
     def prune(self):
         releases = self.installed()
@@ -208,6 +222,7 @@ def main(argv=None) -> int:
     sp = sub.add_parser("activate")
     sp.add_argument("id")
     sub.add_parser("prune")
+    sub.add_parser("stale")
     args = p.parse_args(argv)
     with open(args.config) as f:
         app = App(json.load(f))
@@ -224,6 +239,8 @@ def main(argv=None) -> int:
             app.activate(args.id)
         elif args.cmd == "prune":
             app.prune()
+        elif args.cmd == "stale":
+            print("stale" if app.stale() else "fresh")
     except Failure as e:
         print(f"stack-app: {e}", file=sys.stderr)
         return 2

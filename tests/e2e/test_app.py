@@ -5,7 +5,7 @@ import json
 import shutil
 
 
-from tests.conftest import MEASUREMENTS, REPO
+from tests.conftest import MEASUREMENTS, REPO, changed_hosts
 from tests.e2e.conftest import pyinfra_on_testbed
 from tests.e2e.load import Load
 from tests.e2e.test_nginx import get
@@ -117,6 +117,17 @@ def test_pruning_keeps_five_and_never_current_or_previous(host):
         assert left == set(fakes[1:]) | {current, previous}  # newest five, plus the two in use
     finally:
         h.run("cd %s/releases && rm -rf %s" % (APP, " ".join(fakes)))
+
+
+def test_settings_written_by_a_failed_run_still_restart_the_app(host):
+    h = host("app1")
+    h.run_expect([0], f"touch {APP}/shared/app.env")  # as if a run wrote it, then died before the switch
+    assert h.check_output("stack-app stale") == "stale"
+    proc = pyinfra_on_testbed("deploy.py", "--limit", "app_servers")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert changed_hosts(proc.results) == {
+        "tasks/app.py | Switch to the release, one host at a time, behind the health gate": ["app1"]}
+    assert h.check_output("stack-app stale") == "fresh"
 
 
 def test_default_release_is_restored(host):
