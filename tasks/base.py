@@ -1,14 +1,12 @@
 """Every host: apt (and its proxy), base packages, time, sshd hardening, firewall."""
 
 from pyinfra import host, inventory, logger
-from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
 from stack.configs import checked_template
+from stack.hostfacts import container
 
-# Kernel-wide and clock settings belong to the machine, not to a container.
-virt = host.get_fact(Command, command="systemd-detect-virt --container || true")
-in_container = virt not in ("", "none")
+virt = container()
 
 # -- apt ----------------------------------------------------------------------------
 if host.data.base_apt_proxy:
@@ -38,7 +36,7 @@ timesyncd = files.template(
     dest="/etc/systemd/timesyncd.conf.d/stack.conf",
     ntp_servers=host.data.base_ntp_servers,
 )
-if in_container:
+if virt:
     # timesyncd has ConditionVirtualization=!container: the clock is the machine's.
     logger.warning(f"{host.name}: in a {virt} container, time sync is left to the machine")
     systemd.service(name="timesyncd enabled", service="systemd-timesyncd", running=None, enabled=True)

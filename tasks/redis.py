@@ -2,11 +2,11 @@
 dangerous commands disabled, memory capped; optionally a replica."""
 
 from pyinfra import host, logger
-from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
 from stack import secrets
 from stack.configs import render, secret_file
+from stack.hostfacts import container
 
 apt.packages(name="Redis", packages=["redis-server"], update=True, cache_time=3600, no_recommends=True)
 
@@ -22,8 +22,8 @@ secret_file(
 )
 
 # Kernel settings Redis asks for. They belong to the machine, not to a container.
-virt = host.get_fact(Command, command="systemd-detect-virt --container || true")
-if virt not in ("", "none"):
+virt = container()
+if virt:
     logger.warning(f"{host.name}: in a {virt} container, vm.overcommit_memory and transparent "
                    "hugepages are the machine's: not changed")
 else:
