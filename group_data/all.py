@@ -32,7 +32,9 @@ base_firewall_services = {
     "db_servers": [{"port": "mysql_port", "from": ["app_servers", "db_servers"]}],
     "cache_servers": [{"port": "redis_port", "from": ["app_servers"]}],
     "monitoring_servers": [{"port": "influxdb_port",
-                            "from": ["db_servers", "cache_servers", "app_servers", "web_servers"]}],
+                            "from": ["db_servers", "cache_servers", "app_servers", "web_servers",
+                                     "monitoring_servers"]},
+                           {"port": "grafana_port", "from": ["web_servers"]}],
 }
 
 # -- MySQL/MariaDB: what clients need to know (server tuning: db_servers.py) ----
@@ -62,6 +64,37 @@ app_port = 8000
 # -- InfluxDB: what writers need to know (the rest: monitoring_servers.py) ----
 # TCP port of InfluxDB's HTTP API on the monitoring hosts' private address.
 influxdb_port = 8086
+# User Telegraf and the ops flows write with: write-only (name); password: the
+# influxdb_writer_password secret.
+influxdb_writer_user = "ops_writer"
+
+# -- InfluxData's signed apt repository (InfluxDB 2.x and Telegraf) --------------
+# Repository URL, from InfluxData's install docs or your mirror of it; required
+# where InfluxDB 2.x or Telegraf is installed (no default: nothing is fetched
+# from a place this repository chose for you).
+influxdb_apt_url = None
+# Suite (name).
+influxdb_apt_suite = "stable"
+# Components (names).
+influxdb_apt_components = ["main"]
+# URL of InfluxData's ASCII-armoured signing key; required with influxdb_apt_url.
+influxdb_apt_key_url = None
+# Fingerprint the signing key must have (40 hex digits), pinned for apt too:
+# InfluxData's archive key, the one its install docs verify.
+influxdb_apt_key_fingerprint = "AC10D7449F343ADCEFDDC2B6DA61C26A0585BD3B"
+
+# -- Telegraf: metrics from every host into InfluxDB -----------------------------
+# Install and run Telegraf on every host (its package comes from InfluxData's repository).
+telegraf_enabled = True
+# How often inputs are read and how often points are sent (seconds).
+telegraf_interval = 10
+# Local port nginx serves stub_status on, for Telegraf (TCP port, 127.0.0.1 only).
+telegraf_nginx_status_port = 8081
+
+# -- Grafana: what nginx needs to know (the rest: monitoring_servers.py) -----------
+# TCP port Grafana listens on, on the monitoring hosts' private address; nginx
+# serves it under /grafana/.
+grafana_port = 3000
 
 # -- secrets -------------------------------------------------------------------
 # YAML secrets file on the controller (path), used when STACK_SECRETS_FILE is

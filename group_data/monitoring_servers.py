@@ -1,5 +1,7 @@
-"""Monitoring: InfluxDB (seed 000: InfluxDB 2.7, 90-day metrics retention)."""
+"""Monitoring: InfluxDB and Grafana (seed 000: InfluxDB 2.7, 90-day metrics
+retention, a datasource and two dashboards; seed 004: the alert thresholds)."""
 
+# -- InfluxDB ---------------------------------------------------------------------
 # InfluxDB major version (1 or 2): 2 from InfluxData's repository; 1 is the
 # distribution's package (what the testbed runs: the vendor repository is unreachable).
 influxdb_major = 2
@@ -11,5 +13,49 @@ influxdb_bucket = "metrics"
 influxdb_retention_days = 90
 # Admin/operator user (name); its password (1.x) or token (2.x) is the influxdb_token secret.
 influxdb_admin_user = "admin"
-# User the ops flows write with (name; 1.x), password: the influxdb_writer_password secret.
-influxdb_writer_user = "ops_writer"
+# Post every failed ops point (success=0) to the alert_webhook_url secret (true/false).
+influxdb_failure_webhook = False
+
+# -- Grafana ----------------------------------------------------------------------
+# Install Grafana (true/false); its package comes from Grafana's repository.
+grafana_enabled = True
+# Repository URL, from Grafana's install docs or your mirror of it; required
+# when grafana_enabled (no default, like influxdb_apt_url).
+grafana_apt_url = None
+# Suite (name).
+grafana_apt_suite = "stable"
+# Components (names).
+grafana_apt_components = ["main"]
+# URL of Grafana's ASCII-armoured signing key; required with grafana_apt_url.
+grafana_apt_key_url = None
+# Fingerprint the signing key must have (40 hex digits): Grafana's key since 2023-08.
+grafana_apt_key_fingerprint = "B53AE77BADB630A683046005963FA27710458545"
+# Grafana's admin user (name); password: the grafana_admin_password secret.
+grafana_admin_user = "admin"
+
+# -- Grafana alerting (seed 004 thresholds) --------------------------------------------
+# Where alerts go: any of "email", "webhook" (the alert_webhook_url secret),
+# "slack" (the alert_slack_url secret).
+grafana_alert_channels = ["webhook"]
+# Addresses for the "email" channel (Grafana's [smtp] must be able to send).
+grafana_alert_emails = []
+# SMTP relay Grafana sends alert mail through (host:port), with "email".
+grafana_smtp_host = "localhost:25"
+# Error rate (5xx share of requests at nginx) that alerts (percent) ...
+grafana_alert_error_rate_percent = 5
+# ... when it lasts this long (seconds).
+grafana_alert_error_rate_for = 60
+# P99 response time at nginx that alerts (seconds) ...
+grafana_alert_p99_seconds = 5
+# ... when it lasts this long (seconds).
+grafana_alert_p99_for = 120
+# CPU use on any host that alerts (percent) ...
+grafana_alert_cpu_percent = 80
+# ... when it lasts this long (seconds).
+grafana_alert_cpu_for = 300
+# Memory use on any host that alerts (percent) ...
+grafana_alert_memory_percent = 85
+# ... when it lasts this long (seconds).
+grafana_alert_memory_for = 300
+# Alert when no backup succeeded for this long (hours).
+grafana_alert_backup_max_age_hours = 26

@@ -9,3 +9,12 @@ _sudo = True
 nginx_tls_certificate = "/etc/stack/staging/tls/site.crt"
 # Its private key (PEM path on the controller, outside the repo; uploaded as a secret).
 nginx_tls_key = "/etc/stack/staging/tls/site.key"
+# InfluxData's apt repository (InfluxDB 2.x, Telegraf): the URL from InfluxData's
+# install docs, or your mirror of it (placeholder: replace it).
+influxdb_apt_url = "https://apt-mirror.staging.example.com/influxdata/debian"
+# InfluxData's signing key (URL; its fingerprint is pinned in group_data/all.py).
+influxdb_apt_key_url = "https://apt-mirror.staging.example.com/influxdata/influxdata-archive.key"
+# Grafana's apt repository: the URL from Grafana's install docs, or your mirror (placeholder).
+grafana_apt_url = "https://apt-mirror.staging.example.com/grafana"
+# Grafana's signing key (URL; fingerprint pinned in group_data/monitoring_servers.py).
+grafana_apt_key_url = "https://apt-mirror.staging.example.com/grafana/gpg.key"

@@ -7,3 +7,9 @@ mysql_innodb_buffer_pool_size = "256M"
 nginx_tls_self_signed = True
 # InfluxData's repository is unreachable here: the distribution's InfluxDB 1.x (major version).
 influxdb_major = 1
+# Grafana's repository is unreachable here: no Grafana on the testbed (bool).
+# Its files are still rendered and checked by tests/unit/test_grafana.py.
+grafana_enabled = False
+# Telegraf comes from InfluxData's repository, unreachable here: off (bool).
+# Its config is still rendered and checked by tests/unit/test_telegraf.py.
+telegraf_enabled = False

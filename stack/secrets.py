@@ -29,11 +29,23 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
     "mysql_monitoring_password": (("db_servers", "monitoring_servers"), "the monitoring user"),
     "redis_password": (("cache_servers", "app_servers"), "Redis requirepass/masterauth"),
     "grafana_admin_password": (("monitoring_servers",), "Grafana's admin user"),
+    "grafana_secret_key": (("monitoring_servers",), "Grafana's key for the secrets it stores"),
     "influxdb_token": (("monitoring_servers",), "InfluxDB operator token (2.x) / admin password (1.x)"),
-    "influxdb_writer_password": (("monitoring_servers",), "InfluxDB 1.x user the ops flows write with"),
+    "influxdb_writer_password": (("monitoring_servers", "all"), "InfluxDB write-only user (Telegraf, ops flows)"),
+    "alert_webhook_url": (("monitoring_servers",), "webhook that failed ops flows and Grafana alerts post to"),
+    "alert_slack_url": (("monitoring_servers",), "Slack incoming-webhook URL for Grafana alerts"),
     "s3_access_key_id": (("db_servers",), "S3 access key for backups"),
     "s3_secret_access_key": (("db_servers",), "S3 secret key for backups"),
     "backup_age_recipient": (("db_servers",), "age public key backups are encrypted to"),
+}
+# Secrets only some data needs: name -> whether this host's data needs it.
+WHEN = {
+    "grafana_admin_password": lambda d: d.get("grafana_enabled", True),
+    "grafana_secret_key": lambda d: d.get("grafana_enabled", True),
+    "influxdb_writer_password": lambda d: "monitoring_servers" in d["_groups"] or d.get("telegraf_enabled", True),
+    "alert_webhook_url": lambda d: bool(d.get("influxdb_failure_webhook")) or (
+        d.get("grafana_enabled", True) and "webhook" in d.get("grafana_alert_channels", ())),
+    "alert_slack_url": lambda d: d.get("grafana_enabled", True) and "slack" in d.get("grafana_alert_channels", ()),
 }
 
 
@@ -45,9 +57,11 @@ def env_var(name: str) -> str:
     return "STACK_" + name.upper()
 
 
-def required_for(groups) -> list[str]:
-    groups = set(groups)
-    return [name for name, (needed_by, _) in SECRETS.items() if groups & set(needed_by)]
+def required_for(groups, data: dict | None = None) -> list[str]:
+    """The secrets a host in these groups, with this data, needs."""
+    groups, data = set(groups) | {"all"}, {**(data or {}), "_groups": set(groups)}
+    return [name for name, (needed_by, _) in SECRETS.items()
+            if groups & set(needed_by) and WHEN.get(name, lambda d: True)(data)]
 
 
 def secrets_file_path(host_data_file: str | None) -> Path | None:

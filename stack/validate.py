@@ -41,6 +41,7 @@ user_name = matching(r"[a-z_][a-z0-9_-]{0,31}", "a Unix user name")
 identifier = matching(r"[A-Za-z_][A-Za-z0-9_]{0,31}", "a plain name (letters, digits, _)")
 privilege = matching(r"[A-Z]+( [A-Z]+)*", "a privilege name like SELECT or LOCK TABLES")
 size = matching(r"[1-9][0-9]*[KMG]", "a size like 256M or 1G")
+fingerprint = matching(r"[0-9A-F]{40}", "a key fingerprint (40 upper-case hex digits, no spaces)")
 redis_size = matching(r"[1-9][0-9]*(kb|mb|gb)", "a Redis size like 512mb or 2gb")
 
 
@@ -200,6 +201,35 @@ SCHEMA = {
     "influxdb_retention_days": integer(1, 36500),
     "influxdb_admin_user": identifier,
     "influxdb_writer_user": identifier,
+    "influxdb_failure_webhook": boolean,
+    "influxdb_apt_url": optional(http_url),
+    "influxdb_apt_suite": identifier,
+    "influxdb_apt_components": list_of(identifier, non_empty=True),
+    "influxdb_apt_key_url": optional(http_url),
+    "influxdb_apt_key_fingerprint": fingerprint,
+    "telegraf_enabled": boolean,
+    "telegraf_interval": integer(1, 3600),
+    "telegraf_nginx_status_port": port,
+    "grafana_port": port,
+    "grafana_enabled": boolean,
+    "grafana_apt_url": optional(http_url),
+    "grafana_apt_suite": identifier,
+    "grafana_apt_components": list_of(identifier, non_empty=True),
+    "grafana_apt_key_url": optional(http_url),
+    "grafana_apt_key_fingerprint": fingerprint,
+    "grafana_admin_user": identifier,
+    "grafana_alert_channels": list_of(one_of("email", "webhook", "slack")),
+    "grafana_alert_emails": list_of(matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")),
+    "grafana_smtp_host": matching(r"[A-Za-z0-9.-]+:[0-9]{1,5}", "host:port"),
+    "grafana_alert_error_rate_percent": integer(1, 100),
+    "grafana_alert_error_rate_for": integer(0, 86400),
+    "grafana_alert_p99_seconds": integer(1, 3600),
+    "grafana_alert_p99_for": integer(0, 86400),
+    "grafana_alert_cpu_percent": integer(1, 100),
+    "grafana_alert_cpu_for": integer(0, 86400),
+    "grafana_alert_memory_percent": integer(1, 100),
+    "grafana_alert_memory_for": integer(0, 86400),
+    "grafana_alert_backup_max_age_hours": integer(1, 24 * 365),
     "redis_maxmemory": redis_size,
     "redis_maxmemory_policy": one_of("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                                      "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"),
@@ -212,9 +242,10 @@ REQUIRED = {
     "all": ("private_address", "base_timezone", "base_ntp_servers", "base_sshd_port",
             "base_firewall_ssh_from", "base_firewall_services", "mysql_port", "mysql_app_database",
             "mysql_app_user", "mysql_replication_user", "mysql_backup_user", "mysql_monitoring_user",
-            "redis_port", "app_name", "app_port", "influxdb_port"),
+            "redis_port", "app_name", "app_port", "influxdb_port", "influxdb_writer_user", "telegraf_enabled",
+            "grafana_port"),
     "monitoring_servers": ("influxdb_major", "influxdb_org", "influxdb_bucket", "influxdb_retention_days",
-                           "influxdb_admin_user", "influxdb_writer_user"),
+                           "influxdb_admin_user", "influxdb_failure_webhook", "grafana_enabled"),
     "web_servers": ("nginx_server_name", "nginx_tls_self_signed", "nginx_client_max_body_size",
                     "nginx_proxy_timeout", "nginx_static_expires_days", "nginx_hsts_max_age",
                     "nginx_upstream_keepalive", "nginx_maintenance_flag"),
@@ -243,6 +274,7 @@ def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
                                         or (data.get("nginx_tls_certificate") and data.get("nginx_tls_key"))):
         out.append(f"{name}: nginx needs a certificate: nginx_tls_certificate and nginx_tls_key, "
                    "nginx_tls_certbot_email, or nginx_tls_self_signed")
+    out += vendor_problems(name, groups, data)
     for key, value in sorted(data.items()):
         if key in SCHEMA:
             if value is None and key in {k for ks in REQUIRED.values() for k in ks}:
@@ -254,6 +286,18 @@ def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
         elif key.startswith(PREFIXES):
             out.append(f"{name}: unknown key {key!r} (a typo?)")
     return out
+
+
+def vendor_problems(name: str, groups: set[str], data: dict) -> list[str]:
+    """A vendor repository must be named where a component needs it: a clear
+    error now rather than a failed download half-way through the run."""
+    needs = {"influxdb": (data.get("telegraf_enabled") and "Telegraf")
+             or ("monitoring_servers" in groups and data.get("influxdb_major") == 2 and "InfluxDB 2.x"),
+             "grafana": "monitoring_servers" in groups and data.get("grafana_enabled") and "Grafana"}
+    return [f"{name}: {what} is enabled, so {prefix}_apt_url and {prefix}_apt_key_url are required: the vendor's "
+            "apt repository and signing key (see its install docs), or your mirror of them"
+            for prefix, what in needs.items() if what and not (data.get(f"{prefix}_apt_url")
+                                                              and data.get(f"{prefix}_apt_key_url"))]
 
 
 def topology_problems(hosts: dict[str, tuple[set[str], dict]]) -> list[str]:
@@ -275,7 +319,7 @@ def topology_problems(hosts: dict[str, tuple[set[str], dict]]) -> list[str]:
 
 def secret_problems(name: str, groups: set[str], data: dict) -> list[str]:
     try:
-        return [f"{name}: {m}" for m in secrets.missing(secrets.required_for(groups), data.get("secrets_file"))]
+        return [f"{name}: {m}" for m in secrets.missing(secrets.required_for(groups, data), data.get("secrets_file"))]
     except secrets.SecretError as e:
         return [f"{name}: {e}"]
 

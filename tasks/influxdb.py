@@ -1,8 +1,10 @@
-"""InfluxDB on monitoring_servers. influxdb_major 1 (the distribution's package,
-what the testbed runs) is set up by stack-influx over the HTTP API, secrets in
-request bodies only. influxdb_major 2 comes from InfluxData's repository, which
-is unreachable from these machines: that step fails loudly there, it is never
-skipped (the testbed sets influxdb_major = 1 instead)."""
+"""InfluxDB on monitoring_servers, set up by stack-influx over the HTTP API
+(secrets in request bodies and headers only).
+
+influxdb_major 2 (production): InfluxData's signed repository. It is unreachable
+from this project's own machines, so there that step fails loudly; it is never
+skipped. influxdb_major 1: the distribution's package, what the testbed runs.
+"""
 
 import json
 
@@ -10,39 +12,54 @@ from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
-from stack import secrets
+from stack import secrets, vendor
 from stack.configs import checked_template, secret_file
 
-if host.data.influxdb_major != 1:
-    raise NotImplementedError(
-        f"{host.name}: influxdb_major = 2 is not built yet (InfluxData's repository); set influxdb_major = 1")
+major, days = host.data.influxdb_major, host.data.influxdb_retention_days
 
-apt.packages(name="InfluxDB 1.x", packages=["influxdb", "influxdb-client"], update=True, cache_time=3600,
-             no_recommends=True)
+if major == 2:
+    vendor.apt_repository(
+        name="influxdata", title="InfluxData", url=host.data.influxdb_apt_url, suite=host.data.influxdb_apt_suite,
+        components=host.data.influxdb_apt_components, key_url=host.data.influxdb_apt_key_url,
+        fingerprint=host.data.influxdb_apt_key_fingerprint)
+    apt.packages(name="InfluxDB 2.x", packages=["influxdb2"], no_recommends=True)
+    checked_template(
+        name="InfluxDB config",
+        src="templates/influxdb/config.toml.j2",
+        dest="/etc/influxdb/config.toml",
+        check="INFLUXD_CONFIG_PATH={path} influxd print-config >/dev/null",
+        apply="systemctl restart influxdb && sleep 2",
+    )
+else:
+    apt.packages(name="InfluxDB 1.x", packages=["influxdb", "influxdb-client"], update=True, cache_time=3600,
+                 no_recommends=True)
+    checked_template(
+        name="InfluxDB config",
+        src="templates/influxdb/influxdb.conf.j2",
+        dest="/etc/influxdb/influxdb.conf",
+        # influxd has no config check: parsing it with `config` is what fails on a bad file
+        check="influxd config -config {path} >/dev/null",
+        apply="systemctl restart influxdb && sleep 2",
+    )
 systemd.service(name="InfluxDB running", service="influxdb", running=True, enabled=True)
-checked_template(
-    name="InfluxDB config",
-    src="templates/influxdb/influxdb.conf.j2",
-    dest="/etc/influxdb/influxdb.conf",
-    # influxd has no config check: parsing it with `config` is what fails on a bad file
-    check="influxd config -config {path} >/dev/null",
-    apply="systemctl restart influxdb && sleep 2",
-)
 
-days = host.data.influxdb_retention_days
 files.directory(name="stack config directory", path="/etc/stack", mode="0700")
 files.put(name="stack-influx program", src="stack/hosttools/stack_influx.py", dest="/usr/local/sbin/stack-influx",
           mode="0755")
 desired = secret_file(name="InfluxDB desired state", dest="/etc/stack/influxdb.json", content=json.dumps({
+    "major": major,
     "url": f"http://{host.data.private_address}:{host.data.influxdb_port}",
+    "org": host.data.influxdb_org,
     "database": host.data.influxdb_bucket,
     "retention_policy": f"{days}d",
     "retention": f"{days}d",
+    "retention_seconds": days * 86400,
     "retention_shown": f"{days * 24}h0m0s",
     "admin_user": host.data.influxdb_admin_user,
     "admin_password": secrets.get("influxdb_token"),
     "writer_user": host.data.influxdb_writer_user,
     "writer_password": secrets.get("influxdb_writer_password"),
+    "webhook_url": secrets.get("alert_webhook_url") if host.data.influxdb_failure_webhook else None,
 }, indent=1, sort_keys=True))
 in_sync = host.get_fact(Command, command="stack-influx setup --check >/dev/null 2>&1 && echo yes || echo no")
 server.shell(name="InfluxDB users, database and retention", commands=["stack-influx setup --apply"],

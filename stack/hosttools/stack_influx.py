@@ -1,12 +1,19 @@
 #!/usr/bin/python3
-"""stack-influx: InfluxDB 1.x setup, and the ops metrics every flow writes.
+"""stack-influx: InfluxDB setup (1.x and 2.x), and the ops metrics every flow writes.
 
 Installed by tasks/influxdb.py; reads /etc/stack/influxdb.json (0600). Secrets
-travel in HTTP request bodies to the server, never on a command line.
+travel in HTTP request bodies and headers, never on a command line.
 
     stack-influx setup --check     exit 1 (and list the changes) if not in sync
-    stack-influx setup --apply     admin user, database, retention policy, writer
+    stack-influx setup --apply     1.x: admin user, database, retention policy, writer
+                                   2.x: onboarding (org, bucket, operator token),
+                                        retention, DBRP mapping, writer
     stack-influx write MEASUREMENT tag=value ... field=value ...
+
+Writers (this program, Telegraf) use the v1 write API in both majors, with the
+write-only writer account: no host but the monitoring host holds a token that
+can read or administer. A point with success=0 is also posted to the webhook
+in the config (``webhook_url``), when there is one.
 
 MEASUREMENTS below is the one definition of what ops flows write: the writers
 check against it, and the dashboards' queries are tested against it.
@@ -60,24 +67,34 @@ def line(measurement: str, tags: dict, fields: dict) -> str:
     return f"{measurement}{tag_part} {','.join(values)}"
 
 
+def http(url: str, body: bytes | None = None, headers: dict | None = None, method: str | None = None):
+    """(status, parsed JSON or text); HTTP errors are answers, not exceptions."""
+    req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            text = resp.read().decode()
+            return resp.status, json.loads(text) if text[:1] in "{[" and text else text
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except urllib.error.URLError as e:
+        raise Failure(f"{url.split('?')[0]}: {e.reason}") from None
+
+
+def basic(user: str, password: str) -> dict:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 class Influx:
+    """What both majors share: the v1 write API with the writer, and login checks."""
+
     def __init__(self, cfg: dict):
         self.cfg = cfg
         self.base = cfg["url"].rstrip("/")
 
     def request(self, path: str, params: dict, user: str | None = None, password: str | None = None,
                 body: bytes | None = None) -> tuple[int, dict | str]:
-        req = urllib.request.Request(f"{self.base}{path}?{urllib.parse.urlencode(params)}" if body else
-                                     f"{self.base}{path}", data=body or urllib.parse.urlencode(params).encode())
-        if user:
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            req.add_header("Authorization", f"Basic {token}")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                text = resp.read().decode()
-                return resp.status, json.loads(text) if text.startswith("{") else text
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        url = f"{self.base}{path}?{urllib.parse.urlencode(params)}" if body else f"{self.base}{path}"
+        return http(url, body or urllib.parse.urlencode(params).encode(), basic(user, password) if user else None)
 
     def query(self, q: str, as_admin=True) -> list:
         status, out = self.request("/query", {"q": q}, *self.admin() if as_admin else (None, None))
@@ -133,16 +150,27 @@ class Influx:
         return out
 
     def setup(self, apply: bool) -> int:
-        todo = self.statements()
-        for st in todo:
-            print(("apply: " if apply else "needed: ") + st.split(" WITH PASSWORD")[0].split(" = '")[0])
-        if apply:
-            for st in todo:
-                self.query(st, as_admin=not st.startswith("CREATE USER " + q(self.cfg["admin_user"])))
-            left = self.statements()
-            if left:
-                raise Failure(f"still out of sync after applying: {len(left)} statement(s)")
-        return 1 if todo and not apply else 0
+        """Print what is out of sync; with apply, fix it. Some steps need ids that
+        earlier ones create (2.x), so apply goes round until nothing is left."""
+        todo = self.todo()
+        for label, _ in todo:
+            print("needed: " + label)
+        if not apply:
+            return 1 if todo else 0
+        for _ in range(3):
+            for label, step in todo:
+                print("apply: " + label)
+                step()
+            todo = self.todo()
+            if not todo:
+                return 0
+        raise Failure(f"still out of sync after applying: {[label for label, _ in todo]}")
+
+    def todo(self) -> list:
+        """(label without secrets, step) pairs."""
+        return [(st.split(" WITH PASSWORD")[0].split(" = '")[0],
+                 lambda st=st: self.query(st, as_admin=not st.startswith("CREATE USER " + q(self.cfg["admin_user"]))))
+                for st in self.statements()]
 
     def write(self, point: str):
         c = self.cfg
@@ -150,6 +178,88 @@ class Influx:
                                    c["writer_user"], c["writer_password"], body=point.encode())
         if status != 204:
             raise Failure(f"write failed: HTTP {status} {str(out)[:200]}")
+
+
+class Influx2(Influx):
+    """InfluxDB 2.x over its HTTP API, with the operator token from the config.
+
+    Onboarding runs once (GET /api/v2/setup says whether it still may); after it
+    the bucket's retention is kept as configured, a DBRP mapping gives the v1
+    APIs the database/retention-policy names of 1.x, and the writer is a v1
+    authorization allowed to write that bucket and nothing else.
+    """
+
+    def api(self, method: str, path: str, body: dict | None = None, params: dict | None = None):
+        url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        headers = {"Content-Type": "application/json"}
+        if path != "/api/v2/setup":
+            headers["Authorization"] = f"Token {self.cfg['admin_password']}"
+        status, out = http(url, json.dumps(body).encode() if body is not None else None, headers, method)
+        if status >= 300:
+            raise Failure(f"{method} {path}: HTTP {status} {str(out)[:200]}")
+        return out
+
+    def todo(self) -> list:
+        c = self.cfg
+        retention = [{"type": "expire", "everySeconds": c["retention_seconds"]}]
+        if self.api("GET", "/api/v2/setup").get("allowed"):
+            return [("onboarding: org, bucket, operator token", lambda: self.api("POST", "/api/v2/setup", {
+                "username": c["admin_user"], "password": c["admin_password"], "token": c["admin_password"],
+                "org": c["org"], "bucket": c["database"], "retentionPeriodSeconds": c["retention_seconds"]}))
+                    ] + self.after_onboarding(None, None)
+        orgs = self.api("GET", "/api/v2/orgs", params={"org": c["org"]}).get("orgs", [])
+        if not orgs:
+            raise Failure(f"InfluxDB is set up, but without the organisation {c['org']!r}")
+        org = orgs[0]["id"]
+        buckets = self.api("GET", "/api/v2/buckets", params={"orgID": org, "name": c["database"]}).get("buckets", [])
+        out = []
+        if not buckets:
+            out.append((f"bucket {c['database']}", lambda: self.api("POST", "/api/v2/buckets", {
+                "orgID": org, "name": c["database"], "retentionRules": retention})))
+            return out + self.after_onboarding(org, None)
+        bucket = buckets[0]
+        if [r.get("everySeconds") for r in bucket.get("retentionRules", [])] != [c["retention_seconds"]]:
+            out.append((f"bucket {c['database']} retention", lambda: self.api(
+                "PATCH", f"/api/v2/buckets/{bucket['id']}", {"retentionRules": retention})))
+        return out + self.after_onboarding(org, bucket["id"])
+
+    def after_onboarding(self, org: str | None, bucket: str | None) -> list:
+        """Steps that need the org's and bucket's ids; before those exist, all of them."""
+        c = self.cfg
+        if org is None or bucket is None:
+            return [("DBRP mapping and writer (after the bucket exists)", lambda: None)]
+        out = []
+        dbrps = self.api("GET", "/api/v2/dbrps", params={"orgID": org, "db": c["database"]}).get("content", [])
+        if not any(d["bucketID"] == bucket and d["retention_policy"] == c["retention_policy"] for d in dbrps):
+            out.append((f"DBRP {c['database']}/{c['retention_policy']}", lambda: self.api("POST", "/api/v2/dbrps", {
+                "orgID": org, "bucketID": bucket, "database": c["database"],
+                "retention_policy": c["retention_policy"], "default": True})))
+        auths = self.api("GET", "/private/legacy/authorizations",
+                         params={"orgID": org, "token": c["writer_user"]}).get("authorizations", [])
+        write_only = [{"action": "write", "resource": {"type": "buckets", "id": bucket, "orgID": org}}]
+        if not auths:
+            def create():
+                auth = self.api("POST", "/private/legacy/authorizations", {
+                    "orgID": org, "token": c["writer_user"], "permissions": write_only,
+                    "description": "stack: Telegraf and ops flows, write only"})
+                self.api("POST", f"/private/legacy/authorizations/{auth['id']}/password",
+                         {"password": c["writer_password"]})
+            out.append((f"writer {c['writer_user']}", create))
+        elif not self.can_login(c["writer_user"], c["writer_password"]):
+            out.append((f"writer {c['writer_user']} password", lambda: self.api(
+                "POST", f"/private/legacy/authorizations/{auths[0]['id']}/password", {"password": c["writer_password"]})))
+        return out
+
+
+def notify(cfg: dict, measurement: str, tags: dict, fields: dict):
+    """Tell the webhook about a failed flow: JSON with what, where and the fields."""
+    if not cfg.get("webhook_url") or str(fields.get("success", "1")) != "0":
+        return
+    text = f"{measurement} failed: " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+    body = json.dumps({"text": text, "measurement": measurement, "tags": tags, "fields": fields}).encode()
+    status, out = http(cfg["webhook_url"], body, {"Content-Type": "application/json"})
+    if status >= 300:
+        raise Failure(f"webhook answered HTTP {status}")
 
 
 def q(name: str) -> str:
@@ -181,12 +291,17 @@ def main(argv=None) -> int:
     wp.add_argument("pairs", nargs="+", help="tag=value and field=value")
     args = p.parse_args(argv)
     with open(args.config) as f:
-        influx = Influx(json.load(f))
+        cfg = json.load(f)
+    influx = (Influx2 if cfg.get("major") == 2 else Influx)(cfg)
     try:
         if args.cmd == "setup":
             return influx.setup(apply=args.apply)
-        spec = MEASUREMENTS.get(args.measurement, {"fields": {}})
-        influx.write(line(args.measurement, *parse_pairs(args.pairs, spec)))
+        tags, fields = parse_pairs(args.pairs, MEASUREMENTS.get(args.measurement, {"fields": {}}))
+        point = line(args.measurement, tags, fields)
+        try:
+            influx.write(point)
+        finally:  # the webhook hears of a failure even when InfluxDB is down
+            notify(cfg, args.measurement, tags, fields)
     except Failure as e:
         print(f"stack-influx: {e}", file=sys.stderr)
         return 2

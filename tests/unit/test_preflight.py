@@ -38,8 +38,12 @@ def listener():
 
 
 def inventory(tmp_path, port, **db_data):
+    # Telegraf is on by default and needs InfluxData's repository named (any
+    # URL here: the listener is the only thing ever contacted).
     data = {"ssh_hostname": "127.0.0.1", "ssh_port": port, "ssh_user": "nobody",
-            "private_address": "10.99.0.1", "mysql_role": "primary", **db_data}
+            "private_address": "10.99.0.1", "mysql_role": "primary",
+            "influxdb_apt_url": "https://packages.example.org/influxdata",
+            "influxdb_apt_key_url": "https://packages.example.org/influxdata.key", **db_data}
     # Named like an environment so its group is a known one.
     path = tmp_path / "staging.py"
     path.write_text(f"db_servers = [('target', {data!r})]\n")
@@ -87,4 +91,12 @@ def test_a_single_task_file_is_checked_too(tmp_path, listener):
     proc = run_pyinfra(inv, "tasks/base.py", env=secrets_file(tmp_path), json_output=False, timeout=60)
     assert proc.returncode != 0
     assert "base_timezone: 'Nowhere/Special' is not a tz database name" in proc.stderr
+    assert listener["connections"] == 0
+
+
+def test_an_unnamed_vendor_repository_is_stopped_before_any_connection(tmp_path, listener):
+    inv = inventory(tmp_path, listener["port"], influxdb_apt_url=None)
+    proc = run_pyinfra(inv, "deploy.py", env=secrets_file(tmp_path), json_output=False, timeout=60)
+    assert proc.returncode != 0
+    assert "target: Telegraf is enabled, so influxdb_apt_url and influxdb_apt_key_url are required" in proc.stderr
     assert listener["connections"] == 0

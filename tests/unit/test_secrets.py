@@ -15,9 +15,26 @@ def write(path, text, mode=0o600):
 
 
 def test_required_secrets_follow_the_groups():
-    assert secrets.required_for({"cache_servers"}) == ["redis_password"]
-    assert "mysql_app_password" in secrets.required_for({"app_servers"})
-    assert secrets.required_for({"testbed"}) == []
+    off = {"telegraf_enabled": False}
+    assert secrets.required_for({"cache_servers"}, off) == ["redis_password"]
+    assert "mysql_app_password" in secrets.required_for({"app_servers"}, off)
+    assert secrets.required_for({"testbed"}, off) == []
+
+
+def test_telegraf_on_a_host_needs_the_writer_password():
+    assert secrets.required_for({"cache_servers"}, {"telegraf_enabled": True}) == [
+        "redis_password", "influxdb_writer_password"]
+
+
+@pytest.mark.parametrize("data, needed", [
+    ({"grafana_enabled": True, "grafana_alert_channels": ["webhook"]}, ["alert_webhook_url"]),
+    ({"grafana_enabled": True, "grafana_alert_channels": ["slack", "email"]}, ["alert_slack_url"]),
+    ({"grafana_enabled": False, "grafana_alert_channels": ["webhook", "slack"]}, []),
+    ({"grafana_enabled": False, "influxdb_failure_webhook": True}, ["alert_webhook_url"]),
+])
+def test_alert_urls_are_needed_only_by_the_channels_in_use(data, needed):
+    found = secrets.required_for({"monitoring_servers"}, data)
+    assert [n for n in found if n.startswith("alert_")] == needed
 
 
 def test_environment_variable_wins_over_the_file(tmp_path, monkeypatch):
@@ -63,6 +80,7 @@ def test_secret_problem_is_reported_per_host_by_validation(tmp_path):
     assert [p.split(" (")[0] for p in found] == [
         "web1: missing secret mysql_monitoring_password",
         "web1: missing secret grafana_admin_password",
+        "web1: missing secret grafana_secret_key",
         "web1: missing secret influxdb_token",
         "web1: missing secret influxdb_writer_password",
     ]
