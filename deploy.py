@@ -25,9 +25,14 @@ if "app_servers" in host.groups:
 if "web_servers" in host.groups:
     local.include("tasks/nginx.py")
 
-# Monitoring.
+# Monitoring: InfluxDB first, then what reads it (Grafana) and what writes to it
+# (Telegraf, on every host).
 if "monitoring_servers" in host.groups:
     local.include("tasks/influxdb.py")
+    if host.data.grafana_enabled:
+        local.include("tasks/grafana.py")
+if host.data.telegraf_enabled:
+    local.include("tasks/telegraf.py")
 
 # Last: the run itself, as a `deployment` point (duration, success, release). It
 # records the run rather than changing a host, yet pyinfra counts it as a change.

@@ -64,6 +64,10 @@ app_port = 8000
 # -- InfluxDB: what writers need to know (the rest: monitoring_servers.py) ----
 # TCP port of InfluxDB's HTTP API on the monitoring hosts' private address.
 influxdb_port = 8086
+# Bucket (2.x) or database (1.x) the metrics go to (name).
+influxdb_bucket = "metrics"
+# How long metrics are kept (days); also names the retention policy, "<days>d".
+influxdb_retention_days = 90
 # User Telegraf and the ops flows write with: write-only (name); password: the
 # influxdb_writer_password secret.
 influxdb_writer_user = "ops_writer"

@@ -7,10 +7,6 @@ retention, a datasource and two dashboards; seed 004: the alert thresholds)."""
 influxdb_major = 2
 # Organisation (name; 2.x only).
 influxdb_org = "easy-erp"
-# Bucket (2.x) or database (1.x) the metrics go to (name).
-influxdb_bucket = "metrics"
-# How long metrics are kept (days).
-influxdb_retention_days = 90
 # Admin/operator user (name); its password (1.x) or token (2.x) is the influxdb_token secret.
 influxdb_admin_user = "admin"
 # Post every failed ops point (success=0) to the alert_webhook_url secret (true/false).

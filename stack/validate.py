@@ -242,10 +242,10 @@ REQUIRED = {
     "all": ("private_address", "base_timezone", "base_ntp_servers", "base_sshd_port",
             "base_firewall_ssh_from", "base_firewall_services", "mysql_port", "mysql_app_database",
             "mysql_app_user", "mysql_replication_user", "mysql_backup_user", "mysql_monitoring_user",
-            "redis_port", "app_name", "app_port", "influxdb_port", "influxdb_writer_user", "telegraf_enabled",
+            "redis_port", "app_name", "app_port", "influxdb_port", "influxdb_bucket", "influxdb_retention_days", "influxdb_writer_user",
+            "telegraf_enabled",
             "grafana_port"),
-    "monitoring_servers": ("influxdb_major", "influxdb_org", "influxdb_bucket", "influxdb_retention_days",
-                           "influxdb_admin_user", "influxdb_failure_webhook", "grafana_enabled"),
+    "monitoring_servers": ("influxdb_major", "influxdb_org", "influxdb_admin_user", "influxdb_failure_webhook", "grafana_enabled"),
     "web_servers": ("nginx_server_name", "nginx_tls_self_signed", "nginx_client_max_body_size",
                     "nginx_proxy_timeout", "nginx_static_expires_days", "nginx_hsts_max_age",
                     "nginx_upstream_keepalive", "nginx_maintenance_flag"),
@@ -275,6 +275,12 @@ def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
         out.append(f"{name}: nginx needs a certificate: nginx_tls_certificate and nginx_tls_key, "
                    "nginx_tls_certbot_email, or nginx_tls_self_signed")
     out += vendor_problems(name, groups, data)
+    if "monitoring_servers" in groups and data.get("grafana_enabled"):
+        channels = data.get("grafana_alert_channels") or []
+        if not channels:
+            out.append(f"{name}: grafana_alert_channels is empty: alerts would go nowhere")
+        if "email" in channels and not data.get("grafana_alert_emails"):
+            out.append(f"{name}: grafana_alert_channels has 'email' but grafana_alert_emails is empty")
     for key, value in sorted(data.items()):
         if key in SCHEMA:
             if value is None and key in {k for ks in REQUIRED.values() for k in ks}:

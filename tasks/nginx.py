@@ -57,6 +57,8 @@ checked_template(
     key=key,
     maintenance_dir=str(flag.parent),
     acme_dir=ACME_DIR,
+    grafana=next((f"{h.data.private_address}:{h.data.grafana_port}" for h in
+                  inventory.get_group("monitoring_servers", []) if h.data.grafana_enabled), None),
 )
 
 if certbot_email:

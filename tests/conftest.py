@@ -57,3 +57,10 @@ def load_inventory(name: str):
 def changed_hosts(results) -> dict[str, list[str]]:
     """operation name -> hosts on which it changed something or failed."""
     return {op["name"]: op["success"] + op["error"] for op in results if op["success"] or op["error"]}
+
+
+def render_for(inventory, host_name: str, src: str, **context) -> str:
+    """A template as the deploy renders it for one host of a loaded inventory."""
+    from pyinfra.api.util import get_template
+
+    return get_template(str(REPO / src)).render(host=inventory.get_host(host_name), inventory=inventory, **context)

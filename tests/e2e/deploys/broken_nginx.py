@@ -14,4 +14,5 @@ checked_template(
     key="/etc/nginx/tls/site.key",
     maintenance_dir="/var/www/maintenance",
     acme_dir="/var/www/letsencrypt",
+    grafana=None,
 )

@@ -1,0 +1,172 @@
+"""Grafana's dashboards and alert rules, built from one table.
+
+Every panel and alert names the measurement and field it reads (a ``Series``);
+the query text is generated from that in InfluxQL (InfluxDB 1.x) or Flux (2.x),
+so both dashboards exist in both languages with nothing copied by hand. The
+tests check every Series against what Telegraf's config and the ops flows
+(stack_influx.MEASUREMENTS) really write.
+
+    dashboards(major, bucket, retention_policy) -> {file name: dashboard JSON}
+    alert_rules(major, bucket, retention_policy, data) -> provisioning dict
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DATASOURCE_UID = "stack-influxdb"
+FOLDER = "stack"
+
+
+@dataclass(frozen=True)
+class Series:
+    measurement: str
+    field: str
+    agg: str = "mean"  # mean | max | last | sum | p99 | per_minute (counter increase per minute)
+    where: tuple[tuple[str, str], ...] = ()  # (tag, value) filters
+    by: str | None = "host"  # one line per value of this tag; None: one line
+    minus_from_100: bool = False  # usage from an idle percentage
+    times_100: bool = False  # a 0/1 field as a percentage
+
+    def influxql(self, rp: str, window: str | None = "$__interval") -> str:
+        f = f'"{self.field}"'
+        agg = {"p99": f"percentile({f}, 99)", "per_minute": f"non_negative_derivative(max({f}), 1m)"}.get(
+            self.agg, f"{self.agg}({f})")
+        expr = f"100 - {agg}" if self.minus_from_100 else f"{agg} * 100" if self.times_100 else agg
+        where = "".join(f"\"{tag}\" = '{value}' AND " for tag, value in self.where)
+        group = [f"time({window})"] if window else []
+        group += [f'"{self.by}"'] if self.by else []
+        tail = f" GROUP BY {', '.join(group)}" if group else ""
+        if window:
+            tail += " fill(null)"
+        return f'SELECT {expr} FROM "{rp}"."{self.measurement}" WHERE {where}$timeFilter{tail}'
+
+    def flux(self, bucket: str, window: str | None = "v.windowPeriod") -> str:
+        cond = " and ".join([f'r._measurement == "{self.measurement}"', f'r._field == "{self.field}"',
+                             *(f'r["{tag}"] == "{value}"' for tag, value in self.where)])
+        lines = [f'from(bucket: "{bucket}")', "|> range(start: v.timeRangeStart, stop: v.timeRangeStop)",
+                 f"|> filter(fn: (r) => {cond})"]
+        lines.append(f'|> group(columns: ["{self.by}"])' if self.by else "|> group()")
+        fn = {"p99": "(column, tables=<-) => tables |> quantile(q: 0.99, column: column)",
+              "per_minute": "max"}.get(self.agg, self.agg)
+        if window:
+            lines.append(f"|> aggregateWindow(every: {window}, fn: {fn}, createEmpty: false)")
+        else:  # one value for the whole range (alerts)
+            lines.append("|> quantile(q: 0.99)" if self.agg == "p99" else f"|> {self.agg}()")
+        if self.agg == "per_minute":
+            lines.append("|> derivative(unit: 1m, nonNegative: true)")
+        if self.minus_from_100:
+            lines.append("|> map(fn: (r) => ({r with _value: 100.0 - float(v: r._value)}))")
+        if self.times_100:
+            lines.append("|> map(fn: (r) => ({r with _value: float(v: r._value) * 100.0}))")
+        return "\n  ".join(lines)
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    series: Series
+    unit: str  # Grafana unit id
+    kind: str = "timeseries"  # timeseries | stat
+
+
+CPU = Series("cpu", "usage_idle", where=(("cpu", "cpu-total"),), minus_from_100=True)
+MEMORY = Series("mem", "used_percent")
+ERRORS = Series("nginx_access", "error", by=None, times_100=True)
+P99 = Series("nginx_access", "request_time", agg="p99", by=None)
+
+# seed 000: "database monitoring" (connections, query time, migration status,
+# backup status) and "application performance" (response time, error rate,
+# memory, CPU).
+DASHBOARDS = {
+    "database-monitoring": ("Database monitoring", [
+        Panel("Connections (threads connected)", Series("mysql", "threads_connected", agg="max"), "short"),
+        Panel("Queries per minute", Series("mysql", "queries", agg="per_minute"), "short"),
+        Panel("Query time: slow queries per minute (over mysql_long_query_time)",
+              Series("mysql", "slow_queries", agg="per_minute"), "short"),
+        Panel("Migrations: success (1) or failure (0)", Series("migration", "success", agg="last", by="release"),
+              "short", "stat"),
+        Panel("Migration duration", Series("migration", "duration_s", agg="last", by="release"), "s"),
+        Panel("Backups: success (1) or failure (0)", Series("backup", "success", agg="last", by="kind"),
+              "short", "stat"),
+        Panel("Backup size", Series("backup", "size_bytes", agg="last", by="kind"), "bytes"),
+        Panel("Backup duration", Series("backup", "duration_s", agg="last", by="kind"), "s"),
+    ]),
+    "application-performance": ("Application performance", [
+        Panel("Response time at nginx (mean)", Series("nginx_access", "request_time", by=None), "s"),
+        Panel("Response time at nginx (P99)", P99, "s"),
+        Panel("Error rate (5xx share of requests)", ERRORS, "percent"),
+        Panel("Requests per minute (nginx)", Series("nginx", "requests", agg="per_minute"), "short"),
+        Panel("Memory used", MEMORY, "percent"),
+        Panel("CPU used", CPU, "percent"),
+        Panel("Deployments: success (1) or failure (0)",
+              Series("deployment", "success", agg="last", by="release"), "short", "stat"),
+    ]),
+}
+
+
+def query_model(series: Series, major: int, bucket: str, rp: str, ref: str, windowed: bool) -> dict:
+    """A query over time windows (panels) or one value over the range (alerts)."""
+    if major == 2:
+        return {"refId": ref, "query": series.flux(bucket, "v.windowPeriod" if windowed else None)}
+    return {"refId": ref, "query": series.influxql(rp, "$__interval" if windowed else None), "rawQuery": True,
+            "resultFormat": "time_series"}
+
+
+def dashboard(uid: str, major: int, bucket: str, rp: str) -> dict:
+    title, panels = DASHBOARDS[uid]
+    out = []
+    for i, p in enumerate(panels):
+        out.append({
+            "id": i + 1, "type": p.kind, "title": p.title,
+            "gridPos": {"h": 8, "w": 12, "x": 12 * (i % 2), "y": 8 * (i // 2)},
+            "datasource": {"type": "influxdb", "uid": DATASOURCE_UID},
+            "fieldConfig": {"defaults": {"unit": p.unit}, "overrides": []},
+            "targets": [{**query_model(p.series, major, bucket, rp, "A", windowed=True),
+                         "datasource": {"type": "influxdb", "uid": DATASOURCE_UID}}],
+        })
+    return {"uid": uid, "title": title, "tags": ["stack"], "timezone": "browser", "schemaVersion": 39,
+            "editable": False, "refresh": "1m", "time": {"from": "now-6h", "to": "now"}, "panels": out}
+
+
+def dashboards(major: int, bucket: str, rp: str) -> dict[str, dict]:
+    return {f"{uid}.json": dashboard(uid, major, bucket, rp) for uid in DASHBOARDS}
+
+
+def alerts(data) -> list[tuple[str, str, Series, str, float, int, int, str]]:
+    """(uid, title, series, comparison, threshold, window s, for s, no-data state), seed 004's thresholds."""
+    return [
+        ("stack-error-rate", f"Error rate above {data.grafana_alert_error_rate_percent} %", ERRORS, "gt",
+         data.grafana_alert_error_rate_percent, 60, data.grafana_alert_error_rate_for, "OK"),
+        ("stack-p99", f"P99 response time above {data.grafana_alert_p99_seconds} s", P99, "gt",
+         data.grafana_alert_p99_seconds, 60, data.grafana_alert_p99_for, "OK"),
+        ("stack-cpu", f"CPU above {data.grafana_alert_cpu_percent} %", CPU, "gt",
+         data.grafana_alert_cpu_percent, 60, data.grafana_alert_cpu_for, "NoData"),
+        ("stack-memory", f"Memory above {data.grafana_alert_memory_percent} %", MEMORY, "gt",
+         data.grafana_alert_memory_percent, 60, data.grafana_alert_memory_for, "NoData"),
+        # No point at all in the window is the alert itself: no backup ran.
+        ("stack-backup", f"No successful backup in {data.grafana_alert_backup_max_age_hours} h",
+         Series("backup", "success", agg="sum", by=None), "lt", 1,
+         data.grafana_alert_backup_max_age_hours * 3600, 0, "Alerting"),
+    ]
+
+
+def alert_rules(major: int, bucket: str, rp: str, data) -> dict:
+    rules = []
+    for uid, title, series, op, threshold, window, hold, no_data in alerts(data):
+        rules.append({
+            "uid": uid, "title": title, "condition": "C",
+            "data": [
+                {"refId": "A", "relativeTimeRange": {"from": window, "to": 0}, "datasourceUid": DATASOURCE_UID,
+                 "model": query_model(series, major, bucket, rp, "A", windowed=False)},
+                {"refId": "B", "datasourceUid": "__expr__",
+                 "model": {"refId": "B", "type": "reduce", "expression": "A", "reducer": "last"}},
+                {"refId": "C", "datasourceUid": "__expr__",
+                 "model": {"refId": "C", "type": "threshold", "expression": "B",
+                           "conditions": [{"evaluator": {"type": op, "params": [threshold]}}]}},
+            ],
+            "for": f"{hold}s", "noDataState": no_data, "execErrState": "Error",
+            "labels": {"severity": "critical"}, "annotations": {"summary": title},
+        })
+    return {"apiVersion": 1, "groups": [{"orgId": 1, "name": "stack", "folder": FOLDER, "interval": "30s",
+                                         "rules": rules}]}

@@ -1,0 +1,73 @@
+"""Grafana on monitoring_servers (when grafana_enabled): from Grafana's signed
+apt repository, bound to the private address and served by nginx under
+/grafana/. Datasource, dashboards, alert rules and contact points are
+provisioned from files; nothing is clicked together in the UI.
+
+The admin password and the secret key live in root:grafana 0640 files that
+grafana.ini reads ($__file{}); a changed password is applied with
+`grafana-cli admin reset-admin-password --password-from-stdin`, so it is never
+on a command line. Grafana's repository is unreachable from this project's own
+machines: there the run fails at the download, loudly (the testbed turns
+Grafana off instead, see group_data/testbed.py).
+"""
+
+import json
+from io import StringIO
+
+import yaml
+from pyinfra import host, inventory
+from pyinfra.operations import apt, files, systemd
+from pyinfra.operations.util import any_changed
+
+from stack import grafana, secrets, vendor
+from stack.configs import render, secret_file
+
+PROVISIONING = "/etc/grafana/provisioning"
+DASHBOARDS = "/var/lib/grafana/dashboards"
+major, bucket = host.data.influxdb_major, host.data.influxdb_bucket
+rp = f"{host.data.influxdb_retention_days}d"
+web = inventory.get_group("web_servers", [])
+server_name = web[0].data.nginx_server_name if web else host.data.private_address
+
+vendor.apt_repository(
+    name="grafana", title="Grafana", url=host.data.grafana_apt_url, suite=host.data.grafana_apt_suite,
+    components=host.data.grafana_apt_components, key_url=host.data.grafana_apt_key_url,
+    fingerprint=host.data.grafana_apt_key_fingerprint)
+apt.packages(name="Grafana", packages=["grafana"], no_recommends=True)
+
+
+def grafana_secret(name, dest, content, **kwargs):
+    return secret_file(name=name, dest=dest, content=content, mode="0640", group="grafana", **kwargs)
+
+
+changes = [
+    # Until Grafana's database exists the first start creates the admin from this
+    # file; afterwards a change is applied to the database (and retried until it was).
+    grafana_secret("Grafana admin password", "/etc/grafana/admin_password", secrets.get("grafana_admin_password"),
+                   apply="test ! -e /var/lib/grafana/grafana.db || grafana-cli --homepath /usr/share/grafana "
+                         "--config /etc/grafana/grafana.ini admin reset-admin-password --password-from-stdin "
+                         "< /etc/grafana/admin_password"),
+    grafana_secret("Grafana secret key", "/etc/grafana/secret_key", secrets.get("grafana_secret_key")),
+    files.template(name="grafana.ini", src="templates/grafana/grafana.ini.j2", dest="/etc/grafana/grafana.ini",
+                   mode="0640", group="grafana", server_name=server_name),
+    grafana_secret("Grafana datasource", f"{PROVISIONING}/datasources/stack.yaml", render(
+        "templates/grafana/datasource.yaml.j2", uid=grafana.DATASOURCE_UID, token=secrets.get("influxdb_token"),
+        url=f"http://{host.data.private_address}:{host.data.influxdb_port}")),
+    files.template(name="Grafana dashboard provider", src="templates/grafana/dashboards.yaml.j2",
+                   dest=f"{PROVISIONING}/dashboards/stack.yaml", folder=grafana.FOLDER, path=DASHBOARDS),
+    files.directory(name="Grafana dashboards directory", path=DASHBOARDS, mode="0755"),
+    *[files.put(name=f"Dashboard {file}", src=StringIO(json.dumps(dash, indent=1, sort_keys=True)),
+                dest=f"{DASHBOARDS}/{file}", mode="0644")
+      for file, dash in grafana.dashboards(major, bucket, rp).items()],
+    files.put(name="Grafana alert rules", src=StringIO(yaml.safe_dump(grafana.alert_rules(major, bucket, rp, host.data),
+                                                                      sort_keys=False)),
+              dest=f"{PROVISIONING}/alerting/stack-rules.yaml", mode="0644"),
+    grafana_secret("Grafana contact points", f"{PROVISIONING}/alerting/stack-contact-points.yaml", render(
+        "templates/grafana/contact-points.yaml.j2",
+        webhook_url=secrets.get("alert_webhook_url") if "webhook" in host.data.grafana_alert_channels else None,
+        slack_url=secrets.get("alert_slack_url") if "slack" in host.data.grafana_alert_channels else None)),
+]
+# Provisioning is read at start: any change restarts Grafana.
+systemd.service(name="Grafana running", service="grafana-server", running=True, enabled=True)
+systemd.service(name="Grafana restarted for the new config", service="grafana-server", restarted=True,
+                _if=any_changed(*changes))

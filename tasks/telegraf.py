@@ -1,0 +1,41 @@
+"""Telegraf on every host (when telegraf_enabled): system metrics everywhere,
+MySQL on db_servers, Redis on cache_servers, nginx (stub_status and the JSON
+access log) on web_servers, written to InfluxDB as the write-only writer.
+
+The package comes from InfluxData's signed repository, unreachable from this
+project's own machines: there the run fails at the download, loudly (the
+testbed turns Telegraf off instead, see group_data/testbed.py).
+"""
+
+from pyinfra import host
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from stack import secrets, vendor
+from stack.configs import secret_file
+
+vendor.apt_repository(
+    name="influxdata", title="InfluxData", url=host.data.influxdb_apt_url, suite=host.data.influxdb_apt_suite,
+    components=host.data.influxdb_apt_components, key_url=host.data.influxdb_apt_key_url,
+    fingerprint=host.data.influxdb_apt_key_fingerprint)
+apt.packages(name="Telegraf", packages=["telegraf"], no_recommends=True)
+if "web_servers" in host.groups:
+    server.user(name="Telegraf may read nginx's logs", user="telegraf", groups=["adm"], append=True,
+                create_home=False)
+
+environment = {"INFLUXDB_WRITER_PASSWORD": secrets.get("influxdb_writer_password")}
+if "db_servers" in host.groups:
+    environment["MYSQL_MONITORING_PASSWORD"] = secrets.get("mysql_monitoring_password")
+if "cache_servers" in host.groups:
+    environment["REDIS_PASSWORD"] = secrets.get("redis_password")
+changes = [
+    secret_file(name="Telegraf secrets (environment)", dest="/etc/default/telegraf",
+                content="".join(f"{k}={v}\n" for k, v in sorted(environment.items()))),
+    files.template(name="Telegraf config", src="templates/telegraf/telegraf.conf.j2",
+                   dest="/etc/telegraf/telegraf.conf", mode="0644",
+                   mariadb=host.get_fact(LinuxDistribution)["name"] != "Ubuntu"),  # as tasks/mysql.py picks
+]
+systemd.service(name="Telegraf running", service="telegraf", running=True, enabled=True)
+systemd.service(name="Telegraf restarted for the new config", service="telegraf", restarted=True,
+                _if=any_changed(*changes))
