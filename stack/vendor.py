@@ -1,6 +1,6 @@
 """Packages from a vendor's signed apt repository (InfluxData, Grafana).
 
-    vendor.apt_repository(name, title, url, suite, components, key_url, fingerprint)
+    vendor.apt_repository(repo, title, url, suite, components, key_url, fingerprint)
 
 The signing key is downloaded on the host, and goes into /etc/apt/keyrings only
 if it holds the fingerprint pinned in data. The deb822 source names both the
@@ -11,28 +11,20 @@ Never apt-key. An unreachable repository fails the run at the download.
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server
 
-from stack.configs import render
-
 KEYRINGS = "/etc/apt/keyrings"
-
-
 TEMPLATE = "templates/vendor/apt.sources.j2"
 
 
-def _context(name, title, url, suite, components, fingerprint) -> dict:
+def context(name, title, url, suite, components, fingerprint) -> dict:
+    """What the source template is rendered with."""
     return dict(title=title, url=url, suite=suite, components=components, keyring=f"{KEYRINGS}/{name}.asc",
                 fingerprint=fingerprint)
 
 
-def source(name: str, title: str, url: str, suite: str, components: list[str], fingerprint: str) -> str:
-    """The deb822 source file's content, as the deploy renders it."""
-    return render(TEMPLATE, **_context(name, title, url, suite, components, fingerprint))
-
-
 @deploy("Vendor apt repository")
-def apt_repository(name: str, title: str, url: str, suite: str, components: list[str], key_url: str,
+def apt_repository(repo: str, title: str, url: str, suite: str, components: list[str], key_url: str,
                    fingerprint: str):
-    keyring, download = f"{KEYRINGS}/{name}.asc", f"{KEYRINGS}/{name}.asc.download"
+    keyring, download = f"{KEYRINGS}/{repo}.asc", f"{KEYRINGS}/{repo}.asc.download"
     apt.packages(name="gpg (checks signing keys)", packages=["gpg"], no_recommends=True)
     files.directory(name="apt keyrings directory", path=KEYRINGS, mode="0755")
     key = files.download(name=f"{title}: signing key", src=key_url, dest=download, mode="0644")
@@ -43,6 +35,6 @@ def apt_repository(name: str, title: str, url: str, suite: str, components: list
                   f" || {{ rm -f {download}; echo '{key_url} does not hold key {fingerprint}' >&2; exit 1; }}"],
         _if=key.did_change,
     )
-    listed = files.template(name=f"{title}: apt source", src=TEMPLATE, dest=f"/etc/apt/sources.list.d/{name}.sources",
-                            mode="0644", **_context(name, title, url, suite, components, fingerprint))
+    listed = files.template(name=f"{title}: apt source", src=TEMPLATE, dest=f"/etc/apt/sources.list.d/{repo}.sources",
+                            mode="0644", **context(repo, title, url, suite, components, fingerprint))
     apt.update(name=f"{title}: package lists", _if=listed.did_change)

@@ -30,7 +30,7 @@ web = inventory.get_group("web_servers", [])
 server_name = web[0].data.nginx_server_name if web else host.data.private_address
 
 vendor.apt_repository(
-    name="grafana", title="Grafana", url=host.data.grafana_apt_url, suite=host.data.grafana_apt_suite,
+    repo="grafana", title="Grafana", url=host.data.grafana_apt_url, suite=host.data.grafana_apt_suite,
     components=host.data.grafana_apt_components, key_url=host.data.grafana_apt_key_url,
     fingerprint=host.data.grafana_apt_key_fingerprint)
 apt.packages(name="Grafana", packages=["grafana"], no_recommends=True)

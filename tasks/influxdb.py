@@ -19,9 +19,9 @@ major, days = host.data.influxdb_major, host.data.influxdb_retention_days
 
 if major == 2:
     vendor.apt_repository(
-        name="influxdata", title="InfluxData", url=host.data.influxdb_apt_url, suite=host.data.influxdb_apt_suite,
-        components=host.data.influxdb_apt_components, key_url=host.data.influxdb_apt_key_url,
-        fingerprint=host.data.influxdb_apt_key_fingerprint)
+        repo="influxdata", title="InfluxData", url=host.data.influxdb_apt_url,
+        suite=host.data.influxdb_apt_suite, components=host.data.influxdb_apt_components,
+        key_url=host.data.influxdb_apt_key_url, fingerprint=host.data.influxdb_apt_key_fingerprint)
     apt.packages(name="InfluxDB 2.x", packages=["influxdb2"], no_recommends=True)
     checked_template(
         name="InfluxDB config",

@@ -16,7 +16,7 @@ from stack import secrets, vendor
 from stack.configs import secret_file
 
 vendor.apt_repository(
-    name="influxdata", title="InfluxData", url=host.data.influxdb_apt_url, suite=host.data.influxdb_apt_suite,
+    repo="influxdata", title="InfluxData", url=host.data.influxdb_apt_url, suite=host.data.influxdb_apt_suite,
     components=host.data.influxdb_apt_components, key_url=host.data.influxdb_apt_key_url,
     fingerprint=host.data.influxdb_apt_key_fingerprint)
 apt.packages(name="Telegraf", packages=["telegraf"], no_recommends=True)

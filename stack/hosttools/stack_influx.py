@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
+import os
 import sys
 import urllib.error
 import urllib.parse
@@ -242,13 +244,31 @@ class Influx2(Influx):
                 auth = self.api("POST", "/private/legacy/authorizations", {
                     "orgID": org, "token": c["writer_user"], "permissions": write_only,
                     "description": "stack: Telegraf and ops flows, write only"})
-                self.api("POST", f"/private/legacy/authorizations/{auth['id']}/password",
-                         {"password": c["writer_password"]})
+                self.set_writer_password(auth["id"])
             out.append((f"writer {c['writer_user']}", create))
-        elif not self.can_login(c["writer_user"], c["writer_password"]):
-            out.append((f"writer {c['writer_user']} password", lambda: self.api(
-                "POST", f"/private/legacy/authorizations/{auths[0]['id']}/password", {"password": c["writer_password"]})))
+        elif self.applied_password() != self.password_digest():
+            out.append((f"writer {c['writer_user']} password", lambda: self.set_writer_password(auths[0]["id"])))
         return out
+
+    # A write-only v1 authorization can't log in to ask whether its password is
+    # right, so the digest of the password last set is kept on the host.
+    APPLIED = "/var/lib/stack/influxdb-writer.sha256"
+
+    def password_digest(self) -> str:
+        return hashlib.sha256(f"{self.cfg['writer_user']}:{self.cfg['writer_password']}".encode()).hexdigest()
+
+    def applied_password(self) -> str | None:
+        try:
+            with open(self.APPLIED) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+
+    def set_writer_password(self, auth_id: str):
+        self.api("POST", f"/private/legacy/authorizations/{auth_id}/password", {"password": self.cfg["writer_password"]})
+        os.makedirs(os.path.dirname(self.APPLIED), mode=0o700, exist_ok=True)
+        with open(os.open(self.APPLIED, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(self.password_digest() + "\n")
 
 
 def notify(cfg: dict, measurement: str, tags: dict, fields: dict):

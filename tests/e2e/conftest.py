@@ -90,4 +90,13 @@ def reach(host, target, port):
     return host.check_output("python3 -c %s %s %s", REACH, target, str(port)).strip()
 
 
-__all__ = ["REPO", "pyinfra_on_testbed", "reach"]
+def vendor_unreachable(testbed, task, prefix, *data):
+    """Run a vendor component's task on web1 with its repository pointed at a
+    port on the controller where nothing listens (no traffic leaves the testbed)."""
+    base = f"http://{testbed.gateway}:9/{prefix}"
+    args = [f"{prefix}_apt_url={base}", f"{prefix}_apt_key_url={base}/key.asc", *data]
+    return pyinfra_on_testbed(task, "--limit", "web1", *[a for d in args for a in ("--data", d)],
+                              json_output=False)
+
+
+__all__ = ["REPO", "pyinfra_on_testbed", "reach", "vendor_unreachable"]

@@ -1,6 +1,12 @@
 """tasks/influxdb.py on the testbed: InfluxDB 1.x on web1 (the monitoring host)."""
 
+import http.server
 import json
+import threading
+
+import pytest
+
+from tests.e2e.conftest import pyinfra_on_testbed
 
 QUERY = """
 import base64, json, sys, urllib.error, urllib.parse, urllib.request
@@ -61,3 +67,64 @@ def test_deploy_leaves_a_deployment_point(host, first_deploy):
 def test_writing_an_unknown_measurement_is_refused(host):
     out = host("web1").run("stack-influx write deploymnet release=x success=1")
     assert out.rc != 0 and "unknown measurement 'deploymnet'" in out.stderr
+
+
+def accepted(host, influxql):
+    """Run a dashboard/alert query as Grafana would send it, over the last hour."""
+    q = influxql.replace("$timeFilter", "time > now() - 1h").replace("$__interval", "1m")
+    result = query(host, "admin", q)
+    return result["status"] == 200 and "error" not in json.dumps(result["body"]), result
+
+
+def test_every_dashboard_and_alert_query_is_accepted_by_influxdb(host):
+    from tests.unit.test_grafana import all_queries
+    for where, influxql in all_queries(major=1):
+        ok, result = accepted(host, influxql)
+        assert ok, f"{where}: {result}"
+
+
+def test_a_query_influxdb_rejects_is_caught(host):
+    # the control for the test above
+    assert not accepted(host, 'SELECT mean("x") FROM WHERE $timeFilter')[0]
+
+
+def test_deployment_panel_shows_the_deploys_point(host):
+    from stack.grafana import DASHBOARDS
+    (_, panels) = DASHBOARDS["application-performance"]
+    (panel,) = [p for p in panels if p.series.measurement == "deployment"]
+    q = panel.series.influxql("90d", window=None).replace("$timeFilter", "time > now() - 1d")
+    assert rows(query(host, "admin", q))
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(testbed):
+    """A webhook receiver on the controller's bridge address, which the hosts reach."""
+    server = http.server.HTTPServer((testbed.gateway, 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Hook.received = []
+    yield f"http://{testbed.gateway}:{server.server_port}/hook"
+    server.shutdown()
+    # back to the testbed's data (no webhook), for the tests after this one
+    assert pyinfra_on_testbed("tasks/influxdb.py", "--limit", "web1").returncode == 0
+
+
+def test_a_failed_flow_is_posted_to_the_webhook_and_a_success_is_not(host, webhook):
+    proc = pyinfra_on_testbed("tasks/influxdb.py", "--limit", "web1", "--data", "influxdb_failure_webhook=true",
+                              env={"STACK_ALERT_WEBHOOK_URL": webhook})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    host("web1").run_expect([0], "stack-influx write deployment environment=testbed release=r-ok success=1")
+    host("web1").run_expect([0], "stack-influx write deployment environment=testbed release=r-bad success=0")
+    assert [h["tags"]["release"] for h in Hook.received] == ["r-bad"]
+    assert Hook.received[0]["measurement"] == "deployment" and "deployment failed" in Hook.received[0]["text"]

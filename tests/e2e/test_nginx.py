@@ -3,10 +3,11 @@
 import http.client
 import json
 import ssl
+import uuid
 
 import pytest
 
-from tests.e2e.conftest import pyinfra_on_testbed
+from tests.e2e.conftest import pyinfra_on_testbed, reach
 
 
 def get(address, path, port=443, tls_max=None):
@@ -94,3 +95,31 @@ def test_config_rejected_by_nginx_t_never_goes_live(host, web):
     assert host("web1").file("/etc/nginx/nginx.conf").content_string == live
     assert get(web, "/health").status == 200  # the old config keeps serving
     assert pyinfra_on_testbed("deploy.py", "--limit", "web1").returncode == 0
+
+
+def last_log_line(host, path):
+    """The last access log line that mentions ``path``, as JSON."""
+    lines = host("web1").check_output("grep -F %s /var/log/nginx/access.log | tail -n 1", path)
+    return json.loads(lines)
+
+
+def test_access_log_is_json_with_the_fields_telegraf_reads(host, web):
+    assert get(web, "/health").status == 200
+    line = last_log_line(host, '"/health"')
+    assert line["status"] == 200 and line["error"] == 0 and isinstance(line["request_time"], (int, float))
+
+
+def test_a_5xx_is_logged_as_an_error(host, web):
+    path = f"/probe-{uuid.uuid4().hex}"  # no other request has this path
+    host("web1").run_expect([0], "touch /var/www/maintenance/on")
+    try:
+        assert get(web, path).status == 503
+    finally:
+        host("web1").run_expect([0], "rm -f /var/www/maintenance/on")
+    line = last_log_line(host, f'"{path}"')
+    assert line["status"] == 503 and line["error"] == 1
+
+
+def test_stub_status_answers_on_loopback_only(host, web):
+    assert "Active connections" in host("web1").check_output("curl -s http://127.0.0.1:8081/nginx_status")
+    assert reach(host("app1"), web, 8081) != "open"

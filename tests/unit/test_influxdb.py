@@ -27,7 +27,7 @@ def apt_reads(tmp_path, content: str) -> subprocess.CompletedProcess:
 
 def source(fingerprint=FINGERPRINT):
     from pyinfra.api.util import get_template
-    return get_template(vendor.TEMPLATE).render(**vendor._context(
+    return get_template(vendor.TEMPLATE).render(**vendor.context(
         "influxdata", "InfluxData", "https://apt-mirror.example.com/influxdata/debian", "stable", ["main"],
         fingerprint))
 
