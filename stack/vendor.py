@@ -1,6 +1,9 @@
 """Packages from a vendor's signed apt repository (InfluxData, Grafana).
 
-    vendor.apt_repository(repo, title, url, suite, components, key_url, fingerprint)
+    vendor.apt_repository(repo="grafana", title="Grafana", prefix="grafana")
+
+reads the data keys <prefix>_apt_url, _apt_suite, _apt_components, _apt_key_url
+and _apt_key_fingerprint.
 
 The signing key is downloaded on the host, and goes into /etc/apt/keyrings only
 if it holds the fingerprint pinned in data. The deb822 source names both the
@@ -8,6 +11,7 @@ keyring and the fingerprint in Signed-By, so apt itself refuses anything else.
 Never apt-key. An unreachable repository fails the run at the download.
 """
 
+from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server
 
@@ -22,8 +26,9 @@ def context(name, title, url, suite, components, fingerprint) -> dict:
 
 
 @deploy("Vendor apt repository")
-def apt_repository(repo: str, title: str, url: str, suite: str, components: list[str], key_url: str,
-                   fingerprint: str):
+def apt_repository(repo: str, title: str, prefix: str):
+    url, suite, components, key_url, fingerprint = (
+        host.data.get(f"{prefix}_apt_{key}") for key in ("url", "suite", "components", "key_url", "key_fingerprint"))
     keyring, download = f"{KEYRINGS}/{repo}.asc", f"{KEYRINGS}/{repo}.asc.download"
     apt.packages(name="gpg (checks signing keys)", packages=["gpg"], no_recommends=True)
     files.directory(name="apt keyrings directory", path=KEYRINGS, mode="0755")

@@ -29,10 +29,7 @@ rp = f"{host.data.influxdb_retention_days}d"
 web = inventory.get_group("web_servers", [])
 server_name = web[0].data.nginx_server_name if web else host.data.private_address
 
-vendor.apt_repository(
-    repo="grafana", title="Grafana", url=host.data.grafana_apt_url, suite=host.data.grafana_apt_suite,
-    components=host.data.grafana_apt_components, key_url=host.data.grafana_apt_key_url,
-    fingerprint=host.data.grafana_apt_key_fingerprint)
+vendor.apt_repository(repo="grafana", title="Grafana", prefix="grafana")
 apt.packages(name="Grafana", packages=["grafana"], no_recommends=True)
 
 

@@ -18,10 +18,7 @@ from stack.configs import checked_template, secret_file
 major, days = host.data.influxdb_major, host.data.influxdb_retention_days
 
 if major == 2:
-    vendor.apt_repository(
-        repo="influxdata", title="InfluxData", url=host.data.influxdb_apt_url,
-        suite=host.data.influxdb_apt_suite, components=host.data.influxdb_apt_components,
-        key_url=host.data.influxdb_apt_key_url, fingerprint=host.data.influxdb_apt_key_fingerprint)
+    vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
     apt.packages(name="InfluxDB 2.x", packages=["influxdb2"], no_recommends=True)
     checked_template(
         name="InfluxDB config",

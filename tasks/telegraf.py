@@ -15,10 +15,7 @@ from pyinfra.operations.util import any_changed
 from stack import secrets, vendor
 from stack.configs import secret_file
 
-vendor.apt_repository(
-    repo="influxdata", title="InfluxData", url=host.data.influxdb_apt_url, suite=host.data.influxdb_apt_suite,
-    components=host.data.influxdb_apt_components, key_url=host.data.influxdb_apt_key_url,
-    fingerprint=host.data.influxdb_apt_key_fingerprint)
+vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
 apt.packages(name="Telegraf", packages=["telegraf"], no_recommends=True)
 if "web_servers" in host.groups:
     server.user(name="Telegraf may read nginx's logs", user="telegraf", groups=["adm"], append=True,
