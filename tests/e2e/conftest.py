@@ -91,8 +91,9 @@ def reach(host, target, port):
 
 
 def vendor_unreachable(testbed, task, prefix, *data):
-    """Run a vendor component's task on web1 with its repository pointed at a
-    port on the controller where nothing listens (no traffic leaves the testbed)."""
+    """Run a task on web1 with a vendor component's data set and its repository
+    pointed at a port on the controller where nothing listens (no traffic
+    leaves the testbed)."""
     base = f"http://{testbed.gateway}:9/{prefix}"
     args = [f"{prefix}_apt_url={base}", f"{prefix}_apt_key_url={base}/key.asc", *data]
     return pyinfra_on_testbed(task, "--limit", "web1", *[a for d in args for a in ("--data", d)],

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import pyinfra_on_testbed, reach
+from tests.e2e.conftest import pyinfra_on_testbed, reach, vendor_unreachable
 
 
 def get(address, path, port=443, tls_max=None):
@@ -123,3 +123,20 @@ def test_a_5xx_is_logged_as_an_error(host, web):
 def test_stub_status_answers_on_loopback_only(host, web):
     assert "Active connections" in host("web1").check_output("curl -s http://127.0.0.1:8081/nginx_status")
     assert reach(host("app1"), web, 8081) != "open"
+
+
+def test_grafana_is_served_under_its_path_with_its_own_csp(host, web, testbed):
+    # Grafana turned on in data (its package can't be installed here): nginx
+    # routes /grafana/ to the monitoring host's Grafana port, where nothing
+    # listens on the testbed, so the answer is nginx's 502 rather than the app's.
+    proc = vendor_unreachable(testbed, "tasks/nginx.py", "grafana", "grafana_enabled=true",
+                              'grafana_alert_channels=["email"]', 'grafana_alert_emails=["ops@example.com"]')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    try:
+        resp = get(web, "/grafana/login")
+        assert resp.status == 502
+        assert "'unsafe-inline'" in resp.getheader("Content-Security-Policy")
+        assert "'unsafe-inline'" not in get(web, "/health").getheader("Content-Security-Policy")
+    finally:
+        assert pyinfra_on_testbed("tasks/nginx.py", "--limit", "web1").returncode == 0
+    assert get(web, "/grafana/login").status == 404  # back to the testbed's data: the app answers

@@ -3,6 +3,7 @@
 import pytest
 
 from stack.hosttools.stack_influx import MEASUREMENTS, Failure, line
+from tests.unit.test_influxdb import influxd2
 
 
 def test_point_is_line_protocol_with_typed_fields():
@@ -25,3 +26,54 @@ def test_every_measurement_has_success_and_duration():
     # the dashboards' status panels and the "no successful backup" alert rely on these
     for name, spec in MEASUREMENTS.items():
         assert {"success", "duration_s"} <= set(spec["fields"]), name
+
+
+def test_a_successful_point_is_not_posted_to_the_webhook():
+    from stack.hosttools.stack_influx import notify
+    # no request is made: the URL could not even be connected to
+    notify({"webhook_url": "http://127.0.0.1:9/hook"}, "deployment", {}, {"success": "1"})
+
+
+@pytest.mark.skipif(not influxd2(), reason="needs InfluxDB 2's influxd: InfluxData's apt repository is unreachable "
+                    "from these machines")
+def test_influxdb2_setup_converges_and_then_reports_in_sync(tmp_path):  # pragma: no cover - needs influxd 2
+    import json
+    import socket
+    import subprocess
+    import time
+
+    from stack.hosttools import stack_influx
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["influxd", "--bolt-path", str(tmp_path / "b.bolt"), "--engine-path",
+                               str(tmp_path / "engine"), "--http-bind-address", f"127.0.0.1:{port}",
+                               "--reporting-disabled"])
+    try:
+        time.sleep(3)
+        config = tmp_path / "influxdb.json"
+        config.write_text(json.dumps({
+            "major": 2, "url": f"http://127.0.0.1:{port}", "org": "o", "database": "metrics",
+            "retention_policy": "90d", "retention_seconds": 90 * 86400, "admin_user": "admin",
+            "admin_password": "operator-token-1234", "writer_user": "w", "writer_password": "writer-pass-1234"}))
+        stack_influx.Influx2.APPLIED = str(tmp_path / "applied")
+        assert stack_influx.main(["--config", str(config), "setup", "--apply"]) == 0
+        assert stack_influx.main(["--config", str(config), "setup", "--check"]) == 0
+        assert stack_influx.main(["--config", str(config), "write", "deployment", "release=r", "success=1"]) == 0
+    finally:
+        server.terminate()
+
+
+@pytest.mark.parametrize("tags", [
+    {"environment": "testbed", "release": "2026-x"},
+    {"environment": "test bed", "release": "a,b=c d"},  # every character line protocol escapes in a tag
+    {"release": "back\\slash"},
+])
+def test_line_protocol_matches_influxdb_client(tags):
+    # stack-influx runs on hosts with only Python's standard library; its
+    # serialiser must agree with InfluxData's own client on the controller.
+    from influxdb_client import Point
+    point = Point("deployment").field("duration_s", 9.5).field("success", 1)
+    for key, value in tags.items():
+        point = point.tag(key, value)
+    assert line("deployment", tags, {"duration_s": "9.5", "success": "1"}) == point.to_line_protocol()
