@@ -30,6 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# cgroup v1 (hybrid): nspawn finds its cgroup in the unified hierarchy and uses
+# the same path in name=systemd. Both are absent on a pure cgroup v2 machine.
+CGROUP_V1 = Path("/sys/fs/cgroup/systemd")
+CGROUP_HIERARCHIES = (CGROUP_V1, Path("/sys/fs/cgroup/unified"))
 STATE_ROOT = Path(os.environ.get("TESTBED_STATE_ROOT", "/var/lib/stack-testbed"))
 CACHE_DIR = Path(os.environ.get("TESTBED_CACHE_DIR", "/var/cache/stack-testbed"))
 SUITE = "bookworm"
@@ -219,6 +223,7 @@ class Testbed:
         run("ip", "-n", ns, "link", "set", "eth0", "up")
 
         log_file = open(hdir / "console.log", "w")
+        procs = [d / "cgroup.procs" for d in self.cgroup(host)]
         self._boots[host] = subprocess.Popen(
             ["systemd-nspawn", "-D", str(root), "--boot", "-M", host,
              f"--network-namespace-path=/run/netns/{ns}", "--register=no", "--keep-unit",
@@ -226,6 +231,7 @@ class Testbed:
              "--capability=CAP_NET_ADMIN",
              "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only"],
             stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=lambda: [p.write_text(str(os.getpid())) for p in procs],
         )
         return f"{self.address(host)} {' '.join(host_pub)}\n{host} {' '.join(host_pub)}\n"
 
@@ -317,8 +323,22 @@ class Testbed:
         out = run("ip", "netns", "list").stdout
         return [line.split()[0] for line in out.splitlines() if line.startswith(self.name + "-")]
 
+    def cgroup(self, host: str) -> list[Path]:
+        """cgroup v1: the host's own cgroup. Unregistered nspawn puts its
+        container's cgroups under its own, so hosts started from one cgroup
+        would share them: two hosts restarting the same unit at once then race
+        for one directory (systemd's 219/CGROUP, or a failed restart)."""
+        paths = [h / "stack-testbed" / f"{self.name}-{host}" for h in CGROUP_HIERARCHIES if h.exists()]
+        for path in paths:
+            path.mkdir(parents=True, exist_ok=True)
+        return paths
+
+    def cgroups(self) -> list[str]:
+        return [str(p) for h in CGROUP_HIERARCHIES for p in (h / "stack-testbed").glob(f"{self.name}-*")]
+
     def leftovers(self) -> dict[str, list]:
         found = {
+            "cgroups": self.cgroups(),
             "processes": self.processes(),
             "mounts": self.mounts(),
             "links": self.links(),
@@ -345,6 +365,10 @@ class Testbed:
             run("ip", "netns", "delete", ns)
         for link in self.links():
             run("ip", "link", "delete", link, check=False)
+        for top in self.cgroups():  # emptied by the kill above; innermost first
+            for d in sorted((p for p in Path(top).rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                            reverse=True) + [Path(top)]:
+                d.rmdir()
         left = self.leftovers()
         left.pop("state_dir", None)
         if left:
