@@ -1,6 +1,8 @@
 """Ops metrics from the controller: points go through stack-influx on the first
 monitoring host (it holds the writer's credentials), so the controller needs no
-route to InfluxDB and no secret leaves the host's 0600 file.
+route to InfluxDB and no secret leaves the host's 0600 file. A failed run's
+point (success=0) is also posted to the alert webhook there, when
+influxdb_failure_webhook is on.
 
 The measurements and their fields are defined once, in
 stack/hosttools/stack_influx.py (MEASUREMENTS); the dashboards are tested
