@@ -31,7 +31,7 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
     "grafana_admin_password": (("monitoring_servers",), "Grafana's admin user"),
     "grafana_secret_key": (("monitoring_servers",), "Grafana's key for the secrets it stores"),
     "influxdb_token": (("monitoring_servers",), "InfluxDB operator token (2.x) / admin password (1.x)"),
-    "influxdb_writer_password": (("monitoring_servers", "all"), "InfluxDB write-only user (Telegraf, ops flows)"),
+    "influxdb_writer_password": (("all",), "InfluxDB write-only user (Telegraf, ops flows)"),
     "alert_webhook_url": (("monitoring_servers",), "webhook that failed ops flows and Grafana alerts post to"),
     "alert_slack_url": (("monitoring_servers",), "Slack incoming-webhook URL for Grafana alerts"),
     "s3_access_key_id": (("db_servers",), "S3 access key for backups"),

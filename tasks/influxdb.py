@@ -15,29 +15,22 @@ from pyinfra.operations import apt, files, server, systemd
 from stack import secrets, vendor
 from stack.configs import checked_template, secret_file
 
-major, days = host.data.influxdb_major, host.data.influxdb_retention_days
+# major -> (packages, config template, config file, check). influxd 1.x has no
+# config check: parsing the file with `config` is what fails on a bad one.
+VERSIONS = {
+    1: (["influxdb", "influxdb-client"], "templates/influxdb/influxdb.conf.j2", "/etc/influxdb/influxdb.conf",
+        "influxd config -config {path} >/dev/null"),
+    2: (["influxdb2"], "templates/influxdb/config.toml.j2", "/etc/influxdb/config.toml",
+        "INFLUXD_CONFIG_PATH={path} influxd print-config >/dev/null"),
+}
+major = host.data.influxdb_major
+packages, template, config, check = VERSIONS[major]
 
 if major == 2:
     vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
-    apt.packages(name="InfluxDB 2.x", packages=["influxdb2"], no_recommends=True)
-    checked_template(
-        name="InfluxDB config",
-        src="templates/influxdb/config.toml.j2",
-        dest="/etc/influxdb/config.toml",
-        check="INFLUXD_CONFIG_PATH={path} influxd print-config >/dev/null",
-        apply="systemctl restart influxdb && sleep 2",
-    )
-else:
-    apt.packages(name="InfluxDB 1.x", packages=["influxdb", "influxdb-client"], update=True, cache_time=3600,
-                 no_recommends=True)
-    checked_template(
-        name="InfluxDB config",
-        src="templates/influxdb/influxdb.conf.j2",
-        dest="/etc/influxdb/influxdb.conf",
-        # influxd has no config check: parsing it with `config` is what fails on a bad file
-        check="influxd config -config {path} >/dev/null",
-        apply="systemctl restart influxdb && sleep 2",
-    )
+apt.packages(name=f"InfluxDB {major}.x", packages=packages, update=True, cache_time=3600, no_recommends=True)
+checked_template(name="InfluxDB config", src=template, dest=config, check=check,
+                 apply="systemctl restart influxdb && sleep 2")
 systemd.service(name="InfluxDB running", service="influxdb", running=True, enabled=True)
 
 files.directory(name="stack config directory", path="/etc/stack", mode="0700")
@@ -48,10 +41,7 @@ desired = secret_file(name="InfluxDB desired state", dest="/etc/stack/influxdb.j
     "url": f"http://{host.data.private_address}:{host.data.influxdb_port}",
     "org": host.data.influxdb_org,
     "database": host.data.influxdb_bucket,
-    "retention_policy": f"{days}d",
-    "retention": f"{days}d",
-    "retention_seconds": days * 86400,
-    "retention_shown": f"{days * 24}h0m0s",
+    "retention_days": host.data.influxdb_retention_days,
     "admin_user": host.data.influxdb_admin_user,
     "admin_password": secrets.get("influxdb_token"),
     "writer_user": host.data.influxdb_writer_user,

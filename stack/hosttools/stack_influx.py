@@ -91,7 +91,9 @@ class Influx:
     """What both majors share: the v1 write API with the writer, and login checks."""
 
     def __init__(self, cfg: dict):
-        self.cfg = cfg
+        days = cfg["retention_days"]
+        # the retention policy is named after its length, "90d"; SHOW shows it as "2160h0m0s"
+        self.cfg = {**cfg, "retention_policy": f"{days}d", "retention_shown": f"{days * 24}h0m0s", "retention_seconds": days * 86400}
         self.base = cfg["url"].rstrip("/")
 
     def request(self, path: str, params: dict, user: str | None = None, password: str | None = None,
@@ -135,14 +137,14 @@ class Influx:
 
     def statements_after_admin(self, databases, users, rps, grants) -> list[str]:
         c, out = self.cfg, []
-        db, rp, duration = c["database"], c["retention_policy"], c["retention"]
+        db, rp = c["database"], c["retention_policy"]  # "90d": the policy's name and its length
         if db not in databases:
             out.append(f"CREATE DATABASE {q(db)}")
         current = next((r for r in rps if r[0] == rp), None)
         if current is None:
-            out.append(f"CREATE RETENTION POLICY {q(rp)} ON {q(db)} DURATION {duration} REPLICATION 1 DEFAULT")
+            out.append(f"CREATE RETENTION POLICY {q(rp)} ON {q(db)} DURATION {rp} REPLICATION 1 DEFAULT")
         elif current[1] != c["retention_shown"] or not current[-1]:
-            out.append(f"ALTER RETENTION POLICY {q(rp)} ON {q(db)} DURATION {duration} DEFAULT")
+            out.append(f"ALTER RETENTION POLICY {q(rp)} ON {q(db)} DURATION {rp} DEFAULT")
         writer, password = c["writer_user"], c["writer_password"]
         if writer not in users:
             out.append(f"CREATE USER {q(writer)} WITH PASSWORD {s(password)}")
@@ -206,32 +208,27 @@ class Influx2(Influx):
         c = self.cfg
         retention = [{"type": "expire", "everySeconds": c["retention_seconds"]}]
         if self.api("GET", "/api/v2/setup").get("allowed"):
+            # the steps below need the ids onboarding creates: setup --apply goes round again
             return [("onboarding: org, bucket, operator token", lambda: self.api("POST", "/api/v2/setup", {
                 "username": c["admin_user"], "password": c["admin_password"], "token": c["admin_password"],
-                "org": c["org"], "bucket": c["database"], "retentionPeriodSeconds": c["retention_seconds"]}))
-                    ] + self.after_onboarding(None, None)
+                "org": c["org"], "bucket": c["database"], "retentionPeriodSeconds": c["retention_seconds"]}))]
         orgs = self.api("GET", "/api/v2/orgs", params={"org": c["org"]}).get("orgs", [])
         if not orgs:
             raise Failure(f"InfluxDB is set up, but without the organisation {c['org']!r}")
         org = orgs[0]["id"]
         buckets = self.api("GET", "/api/v2/buckets", params={"orgID": org, "name": c["database"]}).get("buckets", [])
-        out = []
         if not buckets:
-            out.append((f"bucket {c['database']}", lambda: self.api("POST", "/api/v2/buckets", {
-                "orgID": org, "name": c["database"], "retentionRules": retention})))
-            return out + self.after_onboarding(org, None)
-        bucket = buckets[0]
+            return [(f"bucket {c['database']}", lambda: self.api("POST", "/api/v2/buckets", {
+                "orgID": org, "name": c["database"], "retentionRules": retention}))]
+        bucket, out = buckets[0], []
         if [r.get("everySeconds") for r in bucket.get("retentionRules", [])] != [c["retention_seconds"]]:
             out.append((f"bucket {c['database']} retention", lambda: self.api(
                 "PATCH", f"/api/v2/buckets/{bucket['id']}", {"retentionRules": retention})))
         return out + self.after_onboarding(org, bucket["id"])
 
-    def after_onboarding(self, org: str | None, bucket: str | None) -> list:
-        """Steps that need the org's and bucket's ids; before those exist, all of them."""
-        c = self.cfg
-        if org is None or bucket is None:
-            return [("DBRP mapping and writer (after the bucket exists)", lambda: None)]
-        out = []
+    def after_onboarding(self, org: str, bucket: str) -> list:
+        """Steps that need the org's and bucket's ids."""
+        c, out = self.cfg, []
         dbrps = self.api("GET", "/api/v2/dbrps", params={"orgID": org, "db": c["database"]}).get("content", [])
         if not any(d["bucketID"] == bucket and d["retention_policy"] == c["retention_policy"] for d in dbrps):
             out.append((f"DBRP {c['database']}/{c['retention_policy']}", lambda: self.api("POST", "/api/v2/dbrps", {

@@ -54,7 +54,7 @@ def test_influxdb2_setup_converges_and_then_reports_in_sync(tmp_path):  # pragma
         config = tmp_path / "influxdb.json"
         config.write_text(json.dumps({
             "major": 2, "url": f"http://127.0.0.1:{port}", "org": "o", "database": "metrics",
-            "retention_policy": "90d", "retention_seconds": 90 * 86400, "admin_user": "admin",
+            "retention_days": 90, "admin_user": "admin",
             "admin_password": "operator-token-1234", "writer_user": "w", "writer_password": "writer-pass-1234"}))
         stack_influx.Influx2.APPLIED = str(tmp_path / "applied")
         assert stack_influx.main(["--config", str(config), "setup", "--apply"]) == 0
