@@ -13,11 +13,17 @@ base_ntp_servers = ["0.debian.pool.ntp.org", "1.debian.pool.ntp.org", "2.debian.
 # HTTP proxy apt uses (URL), or None to connect directly.
 base_apt_proxy = None
 
+# -- connection: the same in every environment, the testbed included -----------
+# SSH user the deploy connects as (Unix user with key-only login and passwordless sudo).
+ssh_user = "deploy"
+# Become root through sudo for every operation (bool).
+_sudo = True
+
 # -- base: sshd ----------------------------------------------------------------
 # Port sshd listens on (TCP port). Always open in the firewall.
 base_sshd_port = 22
-# If not empty, only these users may log in over SSH (Unix user names). The
-# deploy's own ssh_user is always added, so a run can never lock itself out.
+# Users who may log in over SSH besides the deploy's ssh_user (Unix user names).
+# AllowUsers is always set: nobody else, root included, gets in.
 base_sshd_allow_users = []
 
 # -- base: firewall (nftables; input policy drop) ------------------------------

@@ -2,7 +2,8 @@
 
 Addresses, the SSH key, the apt proxy and the generated secrets come from the
 testbed's state file. TESTBED_NAME selects another testbed (the tests use one of
-their own). Connection: root over SSH with the testbed's key, strict host keys.
+their own). Connection: as in production (group_data/all.py: the deploy user and sudo),
+with the testbed's key and strict host keys.
 """
 
 from stack.testbed import inventory_group

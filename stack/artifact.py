@@ -18,7 +18,7 @@ import tarfile
 import threading
 from pathlib import Path
 
-from stack.testbed import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BUILD_DIR = REPO_ROOT / ".build"
 # pyinfra prepares all hosts at once (gevent-patched threads): one build at a time.

@@ -3,54 +3,69 @@ holding secrets) never shown and never readable by others.
 
     checked_template(src, dest, check="sshd -t -f {path}", apply="systemctl reload ssh", ...)
 
-1. render to ``dest.candidate``;
-2. when the candidate changed: check it, install it as ``dest`` and apply it
-   (reload/restart) in one step. If any part fails the candidate is removed,
-   so the next run renders, checks, installs and applies again: a failure can
-   never leave a new file in place that nothing will ever apply;
-3. render ``dest`` itself: after step 2 this is no change, but it repairs a
-   file edited by hand, and applies the repair.
+renders the template on the controller and compares it with the live file. When
+they differ (a new value, a hand edit, or a run that died half-way), it uploads
+``dest.candidate``, checks it, installs it as ``dest`` and applies it, in one
+operation. A file the program rejects never reaches ``dest``: the candidate is
+removed, the service keeps running on the old file, and the run fails. The
+check runs whenever the live file is about to change, whatever an earlier run
+left behind.
 
-A value the program rejects never reaches the live file, and the service keeps
-running on the old one.
+An apply (reload/restart) that failed is not forgotten: a marker stays until it
+has succeeded, so the next run applies again even though the file is in place.
 """
 
 import hashlib
+import shlex
 from io import BytesIO
 
-from pyinfra import host, inventory
-from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
+from pyinfra import host, inventory, state
+from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.util import get_template
 from pyinfra.facts.files import File, Sha1File
 from pyinfra.facts.server import Users
-from pyinfra.operations import files, server
+from pyinfra.operations import files
 
+from stack.shell import argv
 
-@deploy("Checked config")
-def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", user="root", group="root",
-                     **data):
-    candidate = f"{dest}.candidate"
-    rendered = files.template(
-        name=f"Render candidate {dest}", src=src, dest=candidate, mode="0600", **data
-    )
-    server.shell(
-        name=f"Check, install and apply {dest}",
-        commands=[f"{{ {check.format(path=candidate)} && install -m {mode} -o {user} -g {group} {candidate} {dest}"
-                  f" && {apply}; }} || {{ rm -f {candidate}; exit 1; }}"],
-        _if=rendered.did_change,
-    )
-    repaired = files.template(
-        name=f"Live {dest} as rendered", src=src, dest=dest, mode=mode, user=user, group=group, **data
-    )
-    server.shell(name=f"Apply repaired {dest}", commands=[apply], _if=repaired.did_change)
+PENDING_DIR = "/var/lib/stack/pending"
 
 
 def render(src: str, **data) -> str:
     """A template rendered on the controller, with pyinfra's usual context."""
-    return get_template(src).render(host=host, inventory=inventory, **data)
+    return get_template(src).render(host=host, state=state, inventory=inventory, **data)
 
 
-PENDING_DIR = "/var/lib/stack/pending"
+def _marker(dest: str) -> str:
+    return f"{PENDING_DIR}/{hashlib.sha1(dest.encode()).hexdigest()}"
+
+
+def _apply_pending(dest: str, apply: str):
+    """The apply, bracketed by its marker: it stays if the apply fails."""
+    yield StringCommand(argv("install", "-d", "-m", "0700", PENDING_DIR), "&&", argv("touch", _marker(dest)))
+    yield StringCommand(apply)
+    yield argv("rm", "-f", _marker(dest))
+
+
+@operation()
+def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", user="root", group="root",
+                     **data):
+    content = render(src, **data).encode()
+    pending = host.get_fact(File, path=_marker(dest))
+    if host.get_fact(Sha1File, path=dest) != hashlib.sha1(content).hexdigest():
+        candidate = f"{dest}.candidate"
+        yield FileUploadCommand(BytesIO(content), candidate)
+        q_candidate, q_dest = shlex.quote(candidate), shlex.quote(dest)
+        yield StringCommand(
+            f"{{ {check.format(path=q_candidate)} && install -m {shlex.quote(mode)} -o {shlex.quote(user)}"
+            f" -g {shlex.quote(group)} {q_candidate} {q_dest} && rm -f {q_candidate}; }}"
+            f" || {{ rm -f {q_candidate}; exit 1; }}")
+        pending = True
+    else:
+        host.noop(f"{dest} is up to date")
+        yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
+    if pending:
+        yield from _apply_pending(dest, apply)
 
 
 @operation()
@@ -63,26 +78,25 @@ def secret_file(dest: str, content: str, mode="0600", user="root", group="root",
     0700 directory of the SSH user, so nobody else can read it there either.
 
     ``apply`` (say, a restart) runs in the same operation when the content
-    changed. Until it has succeeded a marker stays behind, so a run that failed
-    in between applies it next time instead of forgetting it.
+    changed, and again on later runs until it has succeeded.
     """
     data = content.encode()
-    marker = f"{PENDING_DIR}/{hashlib.sha1(dest.encode()).hexdigest()}"
-    pending = bool(apply) and host.get_fact(File, path=marker)
+    pending = bool(apply) and host.get_fact(File, path=_marker(dest))
     if host.get_fact(Sha1File, path=dest) == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")
     else:
         pending = bool(apply)
         if not host.get_fact(File, path=dest):
-            yield StringCommand("install", "-m", mode, "-o", user, "-g", group, "/dev/null", dest)
-        ssh_user = host.data.get("ssh_user") or "root"
-        private_dir = f"{host.get_fact(Users)[ssh_user]['home']}/.cache/stack-upload"
-        yield StringCommand("install", "-d", "-m", "0700", "-o", ssh_user, private_dir)
+            yield argv("install", "-m", mode, "-o", user, "-g", group, "/dev/null", dest)
+        ssh_user = host.data.ssh_user
+        users = host.get_fact(Users)
+        if ssh_user not in users:
+            raise ValueError(f"{host.name}: ssh_user {ssh_user!r} does not exist on the host")
+        private_dir = f"{users[ssh_user]['home']}/.cache/stack-upload"
+        yield argv("install", "-d", "-m", "0700", "-o", ssh_user, private_dir)
         temp = f"{private_dir}/{hashlib.sha1(dest.encode()).hexdigest()}"
         yield FileUploadCommand(BytesIO(data), dest, remote_temp_filename=temp)
     # Owner and mode are kept right on every run, content or not.
     yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
     if pending:
-        yield StringCommand("install", "-d", "-m", "0700", PENDING_DIR, "&&", "touch", marker)
-        yield StringCommand(apply)
-        yield StringCommand("rm", "-f", marker)
+        yield from _apply_pending(dest, apply)

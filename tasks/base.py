@@ -1,8 +1,9 @@
 """Every host: apt (and its proxy), base packages, time, sshd hardening, firewall."""
 
 from pyinfra import host, inventory, logger
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
+from stack import packages
 from stack.configs import checked_template
 from stack.hostfacts import container
 
@@ -19,13 +20,7 @@ if host.data.base_apt_proxy:
 else:
     files.file(name="No apt proxy", path="/etc/apt/apt.conf.d/01proxy", present=False)
 
-apt.packages(
-    name="Base packages",
-    packages=host.data.base_packages,
-    update=True,
-    cache_time=3600,
-    no_recommends=True,
-)
+packages.present("Base packages", host.data.base_packages)
 
 # -- time -----------------------------------------------------------------------------
 server.timezone(name="Timezone", timezone=host.data.base_timezone)
@@ -47,10 +42,9 @@ else:
     )
 
 # -- sshd --------------------------------------------------------------------------------
-# The deploy user is always allowed in, so a narrowed AllowUsers cannot lock us out.
-allow_users = host.data.base_sshd_allow_users
-if allow_users:
-    allow_users = sorted({*allow_users, host.data.get("ssh_user") or "root"})
+# AllowUsers is always set: nobody but these users gets in, root included. The
+# deploy user is always among them, so the list can never lock the deploy out.
+allow_users = sorted({*host.data.base_sshd_allow_users, host.data.ssh_user})
 checked_template(
     name="sshd hardening",
     src="templates/base/sshd.conf.j2",

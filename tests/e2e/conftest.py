@@ -53,7 +53,8 @@ def host(testbed, first_deploy):
 
     def get(name):
         if name not in cache:
-            cache[name] = testinfra.get_host(f"ssh://{name}", ssh_config=config)
+            # as the deploy user, with its sudo: the way a deploy reaches the host
+            cache[name] = testinfra.get_host(f"ssh://{name}", ssh_config=config, sudo=True)
         return cache[name]
     return get
 

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from tests.conftest import REPO
 from tests.e2e.conftest import pyinfra_on_testbed, reach
 
 
@@ -83,3 +84,32 @@ def test_sshd_config_rejected_by_sshd_t_never_reaches_the_live_file(host, testbe
     assert testbed.ssh("app2", "true", check=False).returncode == 0
     # and the next good run checks the real config again and succeeds
     assert pyinfra_on_testbed("deploy.py", "--limit", "app2").returncode == 0
+
+
+def test_time_sync_is_left_to_the_machine_in_a_container(host):
+    # the container branch: enabled for a real boot, not started (systemd's own condition)
+    h = host("db1")
+    assert h.service("systemd-timesyncd").is_enabled and not h.service("systemd-timesyncd").is_running
+
+
+def test_only_the_deploy_user_may_log_in_and_root_has_no_way_in(host, testbed):
+    assert "allowusers deploy" in host("db1").check_output("sshd -T").splitlines()
+    proc = subprocess.run(["ssh", "-F", str(testbed.state_dir / "ssh_config"), "-o", "BatchMode=yes",
+                           "-o", "ConnectTimeout=5", "-l", "root", "db1", "true"], capture_output=True, text=True)
+    assert proc.returncode == 255 and "Permission denied" in proc.stderr
+
+
+def test_a_candidate_a_killed_run_left_behind_is_still_checked(host, testbed):
+    # As if a run had died after uploading the candidate: the next run must check it,
+    # not install it because it is already there.
+    from jinja2 import Template
+    live_path = "/etc/ssh/sshd_config.d/10-stack.conf"
+    h = host("app2")
+    live = h.file(live_path).content_string
+    bad = Template((REPO / "templates/base/sshd.conf.j2").read_text()).render(port="not-a-port", allow_users=["deploy"])
+    h.run_expect([0], "printf '%%s' %s > %s", bad, live_path + ".candidate")
+    proc = pyinfra_on_testbed("tests/e2e/deploys/broken_sshd.py", "--limit", "app2")
+    assert proc.returncode != 0
+    assert h.file(live_path).content_string == live
+    assert not h.file(live_path + ".candidate").exists
+    assert testbed.ssh("app2", "true", check=False).returncode == 0

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from stack.testbed import Testbed
+from stack.testbed import Testbed, teardown
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_down_leaves_nothing_behind(small):
     small.up()
     assert small.ssh("db1", "systemctl", "is-system-running", "--wait", check=False).stdout.strip() in (
         "running", "degraded")
-    inodes = {os.stat(f"/run/netns/{ns}").st_ino for ns in small.namespaces()}
+    inodes = {os.stat(f"/run/netns/{ns}").st_ino for ns in teardown.namespaces(small)}
     up = system_traces(small, inodes)
     assert all(up.values())  # the probe does see every kind of trace of a running testbed
     small.down()

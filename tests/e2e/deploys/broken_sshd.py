@@ -9,5 +9,5 @@ checked_template(
     check="sshd -t -f {path}",
     apply="sshd -t && systemctl reload ssh",
     port="not-a-port",
-    allow_users=[],
+    allow_users=["deploy"],
 )

@@ -1,0 +1,80 @@
+"""The cached Debian rootfs every testbed host overlays, built once by
+debootstrap from the mirror this machine's own apt configuration names."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from stack.testbed.machine import TestbedError, log, run
+
+CACHE_DIR = Path(os.environ.get("TESTBED_CACHE_DIR", "/var/cache/stack-testbed"))
+SUITE = "bookworm"
+BASE_PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,sudo,ca-certificates"
+# Bump the suffix when what the rootfs holds changes, so old caches are not reused.
+BASE_NAME = f"{SUITE}-base-v2"
+# The user the deploy connects as, exactly as in production: key-only login
+# (the key is added per host) and passwordless sudo. Root has no SSH key.
+DEPLOY_USER = "deploy"
+
+
+def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
+    """The Debian mirror the controller itself uses, read from its apt config.
+
+    The repository never names a mirror: whatever this machine is set up with is
+    what the test hosts use too.
+    """
+    entries: list[tuple[str, list[str]]] = []  # (URI, suites) in the order apt reads them
+    legacy = sources_dir / "sources.list"
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            m = re.match(r"\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)
+            if m:
+                entries.append((m.group(1), [m.group(2)]))
+    for path in sorted((sources_dir / "sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = {}
+            for line in stanza.splitlines():
+                key, _, value = line.partition(":")
+                if not line.startswith("#") and value:
+                    fields[key.strip()] = value.strip()
+            if "deb" in fields.get("Types", "").split() and "URIs" in fields:
+                entries.append((fields["URIs"].split()[0], fields.get("Suites", "").split()))
+    for uri, suites in entries:
+        if SUITE in suites:  # the main archive; the security archive has only SUITE-security
+            return uri
+    raise TestbedError(f"no Debian mirror found in {sources_dir}/sources.list(.d)")
+
+
+def ensure_base_rootfs() -> Path:
+    """The cached rootfs; built once."""
+    base = CACHE_DIR / BASE_NAME
+    if base.exists():
+        return base
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    partial = CACHE_DIR / (BASE_NAME + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # a killed build leaves this behind
+    mirror = apt_mirror()
+    log(f"building the base rootfs with debootstrap from {mirror} (about a minute, cached)")
+    run("debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", SUITE, str(partial), mirror)
+    # Per-host identity is made at boot time, never shared through the cache.
+    for key in (partial / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    (partial / "etc/machine-id").write_text("")
+    run("chroot", str(partial), "useradd", "--create-home", "--shell", "/bin/bash", DEPLOY_USER)
+    sudoers = partial / "etc/sudoers.d" / DEPLOY_USER
+    sudoers.write_text(f"{DEPLOY_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+    sudoers.chmod(0o440)
+    partial.rename(base)
+    return base
+
+
+def user_ids(root: Path, user: str) -> tuple[int, int]:
+    """(uid, gid) of a user of the rootfs at ``root``, from its own /etc/passwd."""
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user:
+            return int(fields[2]), int(fields[3])
+    raise TestbedError(f"no user {user} in {root}/etc/passwd (stale rootfs cache?)")
