@@ -11,9 +11,13 @@ keyring and the fingerprint in Signed-By, so apt itself refuses anything else.
 Never apt-key. An unreachable repository fails the run at the download.
 """
 
+import shlex
+
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server
+
+from stack import packages
 
 KEYRINGS = "/etc/apt/keyrings"
 TEMPLATE = "templates/vendor/apt.sources.j2"
@@ -30,14 +34,17 @@ def apt_repository(repo: str, title: str, prefix: str):
     url, suite, components, key_url, fingerprint = (
         host.data.get(f"{prefix}_apt_{key}") for key in ("url", "suite", "components", "key_url", "key_fingerprint"))
     keyring, download = f"{KEYRINGS}/{repo}.asc", f"{KEYRINGS}/{repo}.asc.download"
-    apt.packages(name="gpg (checks signing keys)", packages=["gpg"], no_recommends=True)
+    packages.present("gpg (checks signing keys)", ["gpg"])
     files.directory(name="apt keyrings directory", path=KEYRINGS, mode="0755")
     key = files.download(name=f"{title}: signing key", src=key_url, dest=download, mode="0644")
     server.shell(
         name=f"{title}: key must have fingerprint {fingerprint}",
-        commands=[f"gpg --batch --show-keys --with-colons {download} | grep -q '^fpr:*:{fingerprint}:'"
-                  f" && install -m 0644 {download} {keyring}"
-                  f" || {{ rm -f {download}; echo '{key_url} does not hold key {fingerprint}' >&2; exit 1; }}"],
+        # Every data value is quoted: a URL may hold any character the shell reads.
+        commands=[f"gpg --batch --show-keys --with-colons {shlex.quote(download)}"
+                  f" | grep -q {shlex.quote(f'^fpr:*:{fingerprint}:')}"
+                  f" && install -m 0644 {shlex.quote(download)} {shlex.quote(keyring)}"
+                  f" || {{ rm -f {shlex.quote(download)};"
+                  f" echo {shlex.quote(f'{key_url} does not hold key {fingerprint}')} >&2; exit 1; }}"],
         _if=key.did_change,
     )
     listed = files.template(name=f"{title}: apt source", src=TEMPLATE, dest=f"/etc/apt/sources.list.d/{repo}.sources",

@@ -16,10 +16,10 @@ from io import StringIO
 
 import yaml
 from pyinfra import host, inventory
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from stack import grafana, secrets, vendor
+from stack import grafana, packages, secrets, vendor
 from stack.configs import render, secret_file
 
 PROVISIONING = "/etc/grafana/provisioning"
@@ -30,7 +30,7 @@ web = inventory.get_group("web_servers", [])
 server_name = web[0].data.nginx_server_name if web else host.data.private_address
 
 vendor.apt_repository(repo="grafana", title="Grafana", prefix="grafana")
-apt.packages(name="Grafana", packages=["grafana"], no_recommends=True)
+packages.present("Grafana", ["grafana"])
 
 
 def grafana_secret(name, dest, content, **kwargs):

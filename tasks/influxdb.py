@@ -10,9 +10,9 @@ import json
 
 from pyinfra import host
 from pyinfra.facts.server import Command
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
-from stack import secrets, vendor
+from stack import packages, secrets, vendor
 from stack.configs import checked_template, secret_file
 
 # major -> (packages, config template, config file, check). influxd 1.x has no
@@ -24,11 +24,11 @@ VERSIONS = {
         "INFLUXD_CONFIG_PATH={path} influxd print-config >/dev/null"),
 }
 major = host.data.influxdb_major
-packages, template, config, check = VERSIONS[major]
+wanted, template, config, check = VERSIONS[major]
 
 if major == 2:
     vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
-apt.packages(name=f"InfluxDB {major}.x", packages=packages, update=True, cache_time=3600, no_recommends=True)
+packages.present(f"InfluxDB {major}.x", wanted)
 checked_template(name="InfluxDB config", src=template, dest=config, check=check,
                  apply="systemctl restart influxdb && sleep 2")
 systemd.service(name="InfluxDB running", service="influxdb", running=True, enabled=True)

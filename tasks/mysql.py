@@ -14,9 +14,9 @@ import json
 from pyinfra import host, inventory
 from pyinfra.facts.hardware import Memory
 from pyinfra.facts.server import Command, LinuxDistribution
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
-from stack import secrets
+from stack import packages, secrets
 from stack.configs import checked_template, secret_file
 
 FLAVOURS = {
@@ -43,13 +43,7 @@ FLAVOURS = {
 flavour_name = "mysql" if host.get_fact(LinuxDistribution)["name"] == "Ubuntu" else "mariadb"
 flavour = FLAVOURS[flavour_name]
 
-apt.packages(
-    name="MySQL client",
-    packages=flavour["client_packages"],
-    update=True,
-    cache_time=3600,
-    no_recommends=True,
-)
+packages.present("MySQL client", flavour["client_packages"])
 
 
 def native_hash(password: str) -> str:
@@ -111,7 +105,7 @@ def desired_state() -> dict:
 if "db_servers" in host.groups:
     is_primary = host.data.mysql_role == "primary"
 
-    apt.packages(name="MySQL server", packages=flavour["server_packages"], no_recommends=True)
+    packages.present("MySQL server", flavour["server_packages"])
 
     files.directory(name="Data directory private", path="/var/lib/mysql", user="mysql", group="mysql",
                     mode="0750")

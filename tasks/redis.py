@@ -2,13 +2,13 @@
 dangerous commands disabled, memory capped; optionally a replica."""
 
 from pyinfra import host, logger
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
-from stack import secrets
+from stack import packages, secrets
 from stack.configs import render, secret_file
 from stack.hostfacts import container
 
-apt.packages(name="Redis", packages=["redis-server"], update=True, cache_time=3600, no_recommends=True)
+packages.present("Redis", ["redis-server"])
 
 # Holds requirepass/masterauth, so it is a secret file: never shown in a diff.
 systemd.service(name="Redis running", service="redis-server", running=True, enabled=True)
@@ -32,5 +32,6 @@ else:
                   persist_file="/etc/sysctl.d/60-redis.conf")
     thp = files.put(name="Transparent hugepages off at boot", src="files/redis/disable-thp.service",
                     dest="/etc/systemd/system/disable-thp.service")
-    systemd.service(name="Transparent hugepages off now", service="disable-thp", enabled=True,
-                    running=True, daemon_reload=thp.did_change())
+    # did_change is read when the operation runs (a callable), never while the deploy is prepared.
+    systemd.daemon_reload(name="systemd knows disable-thp", _if=thp.did_change)
+    systemd.service(name="Transparent hugepages off now", service="disable-thp", enabled=True, running=True)

@@ -9,14 +9,14 @@ testbed turns Telegraf off instead, see group_data/testbed.py).
 
 from pyinfra import host
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from stack import secrets, vendor
+from stack import packages, secrets, vendor
 from stack.configs import secret_file
 
 vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
-apt.packages(name="Telegraf", packages=["telegraf"], no_recommends=True)
+packages.present("Telegraf", ["telegraf"])
 if "web_servers" in host.groups:
     server.user(name="Telegraf may read nginx's logs", user="telegraf", groups=["adm"], append=True,
                 create_home=False)

@@ -38,9 +38,11 @@ def run_pyinfra(inventory, *args, env=None, json_output=True, yes=True, timeout=
            *map(str, args)]
     proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **(env or {})}, text=True,
                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    proc.results = None
+    proc.results, proc.plan = None, []
     if json_output and proc.stdout.strip().startswith("{"):
-        proc.results = json.loads(proc.stdout)["results"]["operations"]
+        out = json.loads(proc.stdout)
+        proc.results = (out.get("results") or {}).get("operations")  # a run's results
+        proc.plan = [op["name"] for op in out.get("plan", [])]  # --dry: the operations it would run
     return proc
 
 

@@ -61,3 +61,9 @@ def test_only_app_hosts_reach_redis(host):
 def test_kernel_settings_skip_is_announced_in_a_container(first_deploy):
     assert "web1: in a systemd-nspawn container, vm.overcommit_memory and transparent hugepages" \
         in first_deploy.stderr
+
+
+def test_kernel_settings_are_left_alone_in_a_container(host):
+    # the branch that ran is the container's: nothing of the machine's branch is on the host
+    assert not host("web1").file("/etc/sysctl.d/60-redis.conf").exists
+    assert not host("web1").file("/etc/systemd/system/disable-thp.service").exists
