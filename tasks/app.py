@@ -3,20 +3,21 @@ as a release beside the others, migrated once from the first app host, then
 switched in one host at a time behind a health gate (stack/rollout.py)."""
 
 import json
+import shlex
 from io import StringIO
 from pathlib import Path
 
 from pyinfra import host, inventory
 from pyinfra.facts.server import Command
-from pyinfra.operations import apt, files, python, server, systemd
+from pyinfra.operations import files, python, server, systemd
 
-from stack import artifact, secrets, rollout
+from stack import artifact, packages, rollout, secrets
 from stack.configs import render, secret_file
+from stack.shell import argv
 
 name, root, port = host.data.app_name, host.data.app_root, host.data.app_port
 
-apt.packages(name="Python for the app", packages=["python3", "python3-venv"], update=True,
-             cache_time=3600, no_recommends=True)
+packages.present("Python for the app", ["python3", "python3-venv"])
 # Its home is shared/, the one place it may write: the code it runs is root's.
 server.user(name="App user", user=host.data.app_user, system=True, shell="/usr/sbin/nologin",
             home=f"{root}/shared", create_home=False)
@@ -67,18 +68,26 @@ release_id, tarball = artifact.build(Path(host.data.app_source), Path(host.data.
                                      arch, glibc, installed)
 new_release = release_id not in installed
 
-upload = files.put(name="Release artifact", src=str(tarball), dest=f"{root}/releases/{release_id}.tar.gz",
-                   mode="0600", _if=lambda: new_release)
+# Both steps follow "not installed", never the upload's own change: an install that
+# was interrupted leaves the artifact behind, and the next run must install it.
+artifact_path = f"{root}/releases/{release_id}.tar.gz"
+files.put(name="Release artifact", src=str(tarball), dest=artifact_path, mode="0600", _if=lambda: new_release)
 server.shell(name="Release installed (offline venv)",
-             commands=[f"stack-app install {release_id} {root}/releases/{release_id}.tar.gz"],
-             _if=upload.did_change)
+             commands=[argv("stack-app", "install", release_id, artifact_path)],
+             _if=lambda: new_release)
+
+# Pyinfra runs each operation on every host before the next one, so by now the
+# data tier's converge is over: if a host the release needs failed, stop here.
+data_tier = [primary.name, cache.name]
+python.call(name="Stop: a data-tier host failed (no migration, no switch)", function=rollout.stop_for_data_tier,
+            names=data_tier, _if=lambda: rollout.failed(data_tier))
 
 # Schema changes run once, from the first app host, against the primary, before
 # any host switches (expand first: the old release keeps working on the new schema).
 first_app_host = inventory.get_group("app_servers")[0].name == host.name
-pending = host.get_fact(Command, command=f"stack-app migrate {release_id} --check >/dev/null 2>&1 "
+pending = host.get_fact(Command, command=f"stack-app migrate {shlex.quote(release_id)} --check >/dev/null 2>&1 "
                                          "&& echo up-to-date || echo pending") == "pending"
-server.shell(name="Migrations (alembic upgrade head)", commands=[f"stack-app migrate {release_id}"],
+server.shell(name="Migrations (alembic upgrade head)", commands=[argv("stack-app", "migrate", release_id)],
              _if=lambda: first_app_host and pending)
 
 current = host.get_fact(Command, command="stack-app current 2>/dev/null || true")

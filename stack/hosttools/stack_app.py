@@ -59,7 +59,9 @@ class App:
         return os.path.join(self.releases, rid)
 
     def installed(self) -> list[str]:
-        return sorted(r for r in os.listdir(self.releases) if not r.endswith(".partial"))
+        """Release directories only: not a half-built one, not an artifact waiting to be installed."""
+        return sorted(r for r in os.listdir(self.releases)
+                      if not r.endswith(".partial") and os.path.isdir(os.path.join(self.releases, r)))
 
     def current_id(self) -> str | None:
         try:
@@ -134,7 +136,12 @@ class App:
         os.replace(tmp, self.current)
 
     def restart_and_wait(self) -> tuple[bool, str]:
-        run("systemctl", "restart", self.cfg["service"])
+        """(healthy, why not). A restart that fails is an unhealthy release like any
+        other: the caller must still get the chance to switch back."""
+        try:
+            run("systemctl", "restart", self.cfg["service"])
+        except Failure as e:
+            return False, str(e)
         deadline = time.monotonic() + self.cfg["health_timeout"]
         last = "no answer"
         while time.monotonic() < deadline:

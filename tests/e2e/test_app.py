@@ -3,6 +3,7 @@ load, automatic rollback, pruning. Ends with the default release live again."""
 
 import json
 import shutil
+import subprocess
 
 
 from tests.conftest import MEASUREMENTS, REPO, changed_hosts
@@ -35,7 +36,7 @@ def test_release_layout_and_modes(host):
     assert (h.file(f"{APP}/releases/{rid}").user, h.file(f"{APP}/releases").user) == ("root", "root")
     env = h.file(f"{APP}/shared/app.env")
     assert (env.mode, env.user, env.group) == (0o600, "sales", "sales")
-    assert f"deploy {rid} (was none) by root" in h.file(f"{APP}/revisions.log").content_string
+    assert f"deploy {rid} (was none) by deploy" in h.file(f"{APP}/revisions.log").content_string
 
 
 def test_app_runs_unprivileged_and_hardened(host):
@@ -135,3 +136,22 @@ def test_settings_written_by_a_failed_run_still_restart_the_app(host):
     assert changed_hosts(proc.results) == {
         "tasks/app.py | Switch to the release, one host at a time, behind the health gate": ["app1"]}
     assert h.check_output("stack-app stale") == "fresh"
+
+
+def test_an_install_killed_after_the_upload_is_finished_by_the_next_run(host, testbed, tmp_path):
+    from stack.artifact import BUILD_DIR
+    h = host("app1")
+    default = release_of(h)
+    src = variant(tmp_path, "v-interrupted")
+    assert pyinfra_on_testbed("deploy.py", "--limit", "app1", "--data", f"app_source={src}").returncode == 0
+    new = release_of(h)
+    # Back on the default release, then what a killed install leaves: the artifact, no release.
+    h.run_expect([0], f"stack-app activate {default} && rm -rf {APP}/releases/{new}")
+    with open(BUILD_DIR / f"{new}.tar.gz", "rb") as artifact:
+        subprocess.run(["ssh", "-F", str(testbed.state_dir / "ssh_config"), "app1", "sudo", "install", "-m", "0600",
+                        "/dev/stdin", f"{APP}/releases/{new}.tar.gz"], stdin=artifact, check=True)
+    proc = pyinfra_on_testbed("deploy.py", "--limit", "app1", "--data", f"app_source={src}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert release_of(h) == new and h.file(f"{APP}/releases/{new}/venv/bin/python").exists
+    assert pyinfra_on_testbed("deploy.py", "--limit", "app1").returncode == 0  # the default release again
+    assert release_of(h) == default

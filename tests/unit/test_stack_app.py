@@ -1,0 +1,37 @@
+"""stack-app's release bookkeeping on a release tree of its own (no host needed)."""
+
+import os
+
+import pytest
+
+from stack.hosttools.stack_app import App, Failure
+
+
+@pytest.fixture
+def app(tmp_path):
+    releases = tmp_path / "releases"
+    for rid in ("2026-01-a", "2026-02-b"):
+        (releases / rid).mkdir(parents=True)
+    os.symlink("releases/2026-02-b", tmp_path / "current")
+    # systemctl fails here (this machine is no systemd host): the restart of a real failure
+    return App({"root": str(tmp_path), "service": "stack-test-no-such-unit", "keep_releases": 2,
+                "health_url": "http://127.0.0.1:9/health", "health_timeout": 1})
+
+
+def test_an_artifact_waiting_to_be_installed_is_not_a_release(app, tmp_path):
+    (tmp_path / "releases/2026-03-c.tar.gz").write_bytes(b"not yet installed")
+    (tmp_path / "releases/2026-03-c.partial").mkdir()
+    assert app.installed() == ["2026-01-a", "2026-02-b"]
+
+
+def test_prune_leaves_an_artifact_alone(app, tmp_path):
+    (tmp_path / "releases/2025-12-z.tar.gz").write_bytes(b"an older artifact")
+    app.prune()  # used to count it as the oldest release, and rmtree() a file
+    assert (tmp_path / "releases/2025-12-z.tar.gz").exists()
+
+
+def test_a_restart_that_fails_switches_back_to_the_previous_release(app):
+    with pytest.raises(Failure, match="(?s)2026-01-a was not healthy .*switched back to 2026-02-b"):
+        app.activate("2026-01-a")
+    assert app.current_id() == "2026-02-b"
+    assert "rollback 2026-02-b (was 2026-01-a)" in open(os.path.join(app.root, "revisions.log")).read()
