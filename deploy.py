@@ -4,10 +4,13 @@ Each component is one task file run on the hosts of its group. Data comes from
 group_data/ and the inventory; preflight (config.py) has already checked it.
 """
 
-from pyinfra import host, inventory, local
-from pyinfra.operations import python
+from pyinfra import host, local
 
 from stack import metrics
+
+# The run itself is recorded once it is over, as a `deployment` point (duration,
+# success, release), failed runs included: a record, not an operation.
+metrics.record_run()
 
 local.include("tasks/base.py")
 
@@ -33,9 +36,3 @@ if "monitoring_servers" in host.groups:
         local.include("tasks/grafana.py")
 if host.data.telegraf_enabled:
     local.include("tasks/telegraf.py")
-
-# Last: the run itself, as a `deployment` point (duration, success, release). It
-# records the run rather than changing a host, yet pyinfra counts it as a change.
-if host == inventory.get_group("monitoring_servers", [None])[0]:
-    python.call(name="Deployment recorded in the ops metrics", function=metrics.record_deployment,
-                sudo=bool(host.data.get("_sudo")))

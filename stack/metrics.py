@@ -11,23 +11,61 @@ against that definition.
 
 import time
 
-from pyinfra import host, state
-from pyinfra.api import StringCommand
+from pyinfra import logger, state
+from pyinfra.api.state import BaseStateCallback
 
 from stack import artifact
-from stack.validate import ENVIRONMENTS
+from stack.shell import argv
+from stack.validate import ROLE_GROUPS
 
 STARTED = time.monotonic()  # when pyinfra first loaded the deploy: the run's start
 
 
-def record_deployment(sudo: bool):
-    """The deploy's last step: how long it took, whether every host succeeded, which release."""
-    success = not state.failed_hosts
-    environment = next((g for g in host.groups if g in ENVIRONMENTS), "unknown")
-    command = StringCommand(
-        "stack-influx", "write", "deployment", f"environment={environment}",
+class RunRecord(BaseStateCallback):
+    """Writes the run's `deployment` point once the run is over, whatever its
+    outcome. pyinfra disconnects every host it connected to in a ``finally``,
+    after the results (a failed run and a run whose hosts all failed included),
+    and the SSH sessions are still open then. A record is not a change: no
+    operation reports it, so a no-op run reports zero changes."""
+
+    def __init__(self):
+        self.written = False
+        self.completed = False  # the last operation ended: pyinfra aborts a run on some errors
+
+    def operation_end(self, state, op_hash):
+        self.completed = op_hash == state.get_op_order()[-1]
+
+    def host_disconnect(self, state, host):
+        if self.written or not state.is_executing:  # --dry, or stopped before anything ran
+            return
+        self.written = True
+        write_deployment(state, success=self.completed and not state.failed_hosts)
+
+
+def record_run():
+    """Called by deploy.py while it is prepared (once per host; registers once)."""
+    if not any(isinstance(h, RunRecord) for h in state.callback_handlers):
+        state.add_callback_handler(RunRecord())
+
+
+def environment_of(host) -> str:
+    """The group pyinfra names after the inventory file: the one group that is not a role."""
+    return next((g for g in host.groups if g not in ROLE_GROUPS and g != "all"), "unknown")
+
+
+def write_deployment(state, success: bool):
+    writers = [h for h in state.inventory.get_group("monitoring_servers", []) if h in state.activated_hosts]
+    if not writers:
+        logger.warning("deployment point not written: no monitoring host was reached")
+        return
+    writer = writers[0]
+    command = argv(
+        "stack-influx", "write", "deployment", f"environment={environment_of(writer)}",
         f"release={artifact.LAST_RELEASE or 'none'}",
         f"duration_s={time.monotonic() - STARTED:.1f}", f"success={int(success)}")
-    ok, output = host.run_shell_command(command, _sudo=sudo)
-    if not ok:
-        raise RuntimeError(f"deployment point not written: {output.stderr}")
+    ok, output = writer.run_shell_command(command, _sudo=bool(writer.data.get("_sudo")))
+    if ok:
+        logger.info(f"--> Run recorded: deployment point on {writer.name} "
+                    f"(release {artifact.LAST_RELEASE or 'none'}, success={int(success)})")
+    else:
+        logger.warning(f"deployment point not written on {writer.name}: {output.stderr}")

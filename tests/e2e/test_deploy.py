@@ -1,5 +1,6 @@
 """The full converge on the testbed, through the CLI."""
 
+import re
 import time
 
 from tests.conftest import MEASUREMENTS, changed_hosts
@@ -18,10 +19,19 @@ def test_second_deploy_changes_nothing_on_any_host(first_deploy):
     proc = pyinfra_on_testbed("deploy.py")
     MEASUREMENTS.append(f"no-op re-run: {time.monotonic() - started:.1f}s")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    # the one step that always runs: it records the run, it changes no host
-    assert changed_hosts(proc.results) == {"Deployment recorded in the ops metrics": ["web1"]}
-    # every host really took part
+    assert changed_hosts(proc.results) == {}
+    # every host really took part, and the run was still recorded (after it, not as an operation)
     assert {h for op in proc.results for h in op["no_change"]} == set(HOSTS)
+    assert re.search(r"Run recorded: deployment point on web1 \(release \S+, success=1\)", proc.stderr)
+
+
+def test_a_deploy_hours_later_changes_nothing_either(first_deploy, host):
+    # apt's package lists aged past cache_time, as they are the next morning
+    for h in HOSTS:
+        host(h).run_expect([0], "touch -d '3 hours ago' /var/lib/apt/periodic/update-success-stamp")
+    proc = pyinfra_on_testbed("deploy.py")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert changed_hosts(proc.results) == {}
 
 
 def test_container_skips_are_announced(first_deploy):
@@ -43,3 +53,26 @@ def test_diff_of_a_changed_secret_file_does_not_show_the_secret(secrets):
     assert "Redis config" in proc.stdout + proc.stderr
     assert new not in proc.stdout + proc.stderr
     assert secrets["redis_password"] not in proc.stdout + proc.stderr
+
+
+def deployments(host, release):
+    from tests.e2e.test_influxdb import query, rows
+    return rows(query(host, "admin", f"SELECT success FROM deployment WHERE release = '{release}'"))
+
+
+def test_app_hosts_neither_migrate_nor_switch_while_the_db_primary_failed(host, tmp_path):
+    from tests.e2e.test_app import release_of, variant
+    before = {h: release_of(host(h)) for h in ("app1", "app2")}
+    # db1 fails its converge: its server can't start
+    host("db1").run_expect([0], "systemctl stop mariadb && mv /usr/sbin/mariadbd /usr/sbin/mariadbd.away")
+    try:
+        proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={variant(tmp_path, 'v-contained')}")
+    finally:
+        host("db1").run_expect([0], "mv /usr/sbin/mariadbd.away /usr/sbin/mariadbd && systemctl start mariadb")
+    assert proc.returncode != 0
+    assert "db1 failed in this run: app1 is not migrated and not switched" in proc.stdout + proc.stderr
+    assert {h: release_of(host(h)) for h in ("app1", "app2")} == before
+    # the failed run is recorded as such, after it
+    recorded = re.search(r"Run recorded: deployment point on web1 \(release (\S+), success=0\)", proc.stderr)
+    assert recorded and [success for _, success in deployments(host, recorded[1])] == [0]
+    assert pyinfra_on_testbed("deploy.py").returncode == 0  # leave the testbed as it was
