@@ -11,14 +11,15 @@ from __future__ import annotations
 import ipaddress
 import re
 import zoneinfo
+from pathlib import Path
 from urllib.parse import urlparse
 
 from stack import secrets
 
-# Role groups (every inventory uses these names) and environment groups (the
-# group pyinfra names after the inventory file).
+# Role groups: every inventory uses these names. Besides them a host is only in
+# "all" and its environment: the group pyinfra names after the inventory file
+# (production, staging, testbed, eu-prod, ...), which holds every host.
 ROLE_GROUPS = ("db_servers", "cache_servers", "app_servers", "web_servers", "monitoring_servers")
-ENVIRONMENTS = ("production", "staging", "testbed")
 # Our data keys start with a component's name; anything else under these
 # prefixes that the schema does not know is a typo.
 PREFIXES = ("base_", "mysql_", "redis_", "app_", "nginx_", "influxdb_", "grafana_", "telegraf_", "backup_")
@@ -42,6 +43,7 @@ identifier = matching(r"[A-Za-z_][A-Za-z0-9_]{0,31}", "a plain name (letters, di
 privilege = matching(r"[A-Z]+( [A-Z]+)*", "a privilege name like SELECT or LOCK TABLES")
 size = matching(r"[1-9][0-9]*[KMG]", "a size like 256M or 1G")
 fingerprint = matching(r"[0-9A-F]{40}", "a key fingerprint (40 upper-case hex digits, no spaces)")
+email = matching(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "an email address")
 redis_size = matching(r"[1-9][0-9]*(kb|mb|gb)", "a Redis size like 512mb or 2gb")
 
 
@@ -74,10 +76,16 @@ def timezone(v):
         raise Invalid(f"{v!r} is not a tz database name (e.g. UTC, Asia/Shanghai)")
 
 
+# What no URL, address or name in our data ever holds, and what a shell reads as syntax.
+SHELL_SYNTAX = re.compile(r"""[\s'"`$\\;&|<>(){}*?!#]""")
+
+
 def http_url(v):
     u = urlparse(v) if isinstance(v, str) else None
     if not u or u.scheme not in ("http", "https") or not u.hostname:
         raise Invalid(f"{v!r} is not an http(s) URL")
+    if SHELL_SYNTAX.search(v):
+        raise Invalid(f"{v!r} holds a space, quote or shell character; percent-encode it")
 
 
 def boolean(v):
@@ -147,6 +155,7 @@ def firewall_services(v):
 # key -> check. Every key in group_data/ and the inventories is listed here.
 SCHEMA = {
     "private_address": ip_address,
+    "ssh_user": user_name,
     "secrets_file": optional(string),
     "base_packages": list_of(string),
     "base_timezone": timezone,
@@ -187,7 +196,7 @@ SCHEMA = {
     "nginx_tls_self_signed": boolean,
     "nginx_tls_certificate": optional(string),
     "nginx_tls_key": optional(string),
-    "nginx_tls_certbot_email": optional(matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")),
+    "nginx_tls_certbot_email": optional(email),
     "nginx_client_max_body_size": matching(r"[1-9][0-9]*[kmg]?", "an nginx size like 16m"),
     "nginx_proxy_timeout": integer(1, 3600),
     "nginx_static_expires_days": integer(0, 3650),
@@ -219,7 +228,7 @@ SCHEMA = {
     "grafana_apt_key_fingerprint": fingerprint,
     "grafana_admin_user": identifier,
     "grafana_alert_channels": list_of(one_of("email", "webhook", "slack")),
-    "grafana_alert_emails": list_of(matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address")),
+    "grafana_alert_emails": list_of(email),
     "grafana_smtp_host": matching(r"[A-Za-z0-9.-]+:[0-9]{1,5}", "host:port"),
     "grafana_alert_error_rate_percent": integer(1, 100),
     "grafana_alert_error_rate_for": integer(0, 86400),
@@ -229,7 +238,6 @@ SCHEMA = {
     "grafana_alert_cpu_for": integer(0, 86400),
     "grafana_alert_memory_percent": integer(1, 100),
     "grafana_alert_memory_for": integer(0, 86400),
-    "grafana_alert_backup_max_age_hours": integer(1, 24 * 365),
     "redis_maxmemory": redis_size,
     "redis_maxmemory_policy": one_of("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                                      "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"),
@@ -259,9 +267,16 @@ REQUIRED = {
 }
 
 
-def host_problems(name: str, groups: set[str], data: dict) -> list[str]:
+def environments(hosts: dict[str, tuple[set[str], dict]]) -> set[str]:
+    """The groups of every host that are not roles: the inventory file's own."""
+    every = set.intersection(*(groups for groups, _ in hosts.values())) if hosts else set()
+    return every - set(ROLE_GROUPS) - {"all"}
+
+
+def host_problems(name: str, groups: set[str], data: dict, known=frozenset()) -> list[str]:
+    """``known``: the environment groups, besides the roles."""
     out = []
-    for group in sorted(groups - set(ROLE_GROUPS) - set(ENVIRONMENTS) - {"all"}):
+    for group in sorted(groups - set(ROLE_GROUPS) - set(known) - {"all"}):
         out.append(f"{name}: unknown group {group!r} (known: {', '.join(ROLE_GROUPS)})")
     for group in ("all", *sorted(groups)):
         for key in REQUIRED.get(group, ()):
@@ -306,6 +321,23 @@ def vendor_problems(name: str, groups: set[str], data: dict) -> list[str]:
                                                               and data.get(f"{prefix}_apt_key_url"))]
 
 
+def file_problems(name: str, groups: set[str], data: dict) -> list[str]:
+    """Files on the controller that a deploy reads: missing ones now, not as a
+    traceback half-way through the run."""
+    wanted = []
+    if "web_servers" in groups and not (data.get("nginx_tls_self_signed") or data.get("nginx_tls_certbot_email")):
+        wanted += [("nginx_tls_certificate", "a file"), ("nginx_tls_key", "a file")]
+    if "app_servers" in groups:
+        wanted += [("app_source", "a directory"), ("app_migrations", "a directory")]
+    out = []
+    for key, kind in wanted:
+        path = data.get(key)
+        if isinstance(path, str) and path and not (Path(path).is_dir() if kind == "a directory" else Path(path).is_file()):
+            out.append(f"{name}: {key}: {path} is not {kind} on this machine (paths are read on the controller, "
+                       "relative to the repository)")
+    return out
+
+
 def topology_problems(hosts: dict[str, tuple[set[str], dict]]) -> list[str]:
     out = []
     members = {g: [n for n, (groups, _) in hosts.items() if g in groups] for g in ROLE_GROUPS}
@@ -331,12 +363,14 @@ def secret_problems(name: str, groups: set[str], data: dict) -> list[str]:
 
 
 def problems(hosts: dict[str, tuple[set[str], dict]], check_secrets_for=None) -> list[str]:
-    """hosts: name -> (groups, merged data). Secrets are checked for the hosts in
-    ``check_secrets_for`` (default: all), i.e. the ones this run will touch."""
+    """hosts: name -> (groups, merged data). Secrets and the controller's files are
+    checked for the hosts in ``check_secrets_for`` (default: all), i.e. the ones
+    this run will touch."""
     out = []
+    known = environments(hosts)
     for name, (groups, data) in hosts.items():
-        out += host_problems(name, groups, data)
+        out += host_problems(name, groups, data, known)
         if check_secrets_for is None or name in check_secrets_for:
-            out += secret_problems(name, groups, data)
+            out += secret_problems(name, groups, data) + file_problems(name, groups, data)
     out += topology_problems(hosts)
     return list(dict.fromkeys(out))  # a shared secrets-file error once per host is enough

@@ -2,12 +2,16 @@
 security headers, maintenance mode. The whole nginx.conf is ours, so `nginx -t`
 checks exactly what will run, before it goes live."""
 
+import shlex
 from pathlib import Path
 
 from pyinfra import host, inventory
+from pyinfra.api import StringCommand
 from pyinfra.facts.server import Command
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
+from stack import packages
+from stack.shell import argv
 from stack.configs import checked_template, secret_file
 
 TLS_DIR = "/etc/nginx/tls"
@@ -18,9 +22,9 @@ certbot_email = host.data.nginx_tls_certbot_email
 
 
 def exists(path):  # a file or a link to one (certbot's are links)
-    return host.get_fact(Command, command=f"test -e {path} && echo yes || echo no") == "yes"
+    return host.get_fact(Command, command=f"test -e {shlex.quote(path)} && echo yes || echo no") == "yes"
 
-apt.packages(name="Nginx", packages=["nginx", "openssl"], update=True, cache_time=3600, no_recommends=True)
+packages.present("Nginx", ["nginx", "openssl"])
 files.directory(name="TLS directory", path=TLS_DIR, mode="0750", group="www-data")
 
 if host.data.nginx_tls_self_signed or certbot_email:
@@ -28,9 +32,10 @@ if host.data.nginx_tls_self_signed or certbot_email:
     cert_missing = not exists(cert)
     server.shell(
         name="Self-signed certificate" + (" until certbot's is issued" if certbot_email else " (test hosts only)"),
-        commands=[f"openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN={name} "
-                  f"-addext subjectAltName=DNS:{name},IP:{host.data.private_address} "
-                  f"-keyout {key} -out {cert} 2>/dev/null && chmod 0640 {key} && chgrp www-data {key}"],
+        commands=[StringCommand(
+            argv("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825", "-subj", f"/CN={name}",
+                 "-addext", f"subjectAltName=DNS:{name},IP:{host.data.private_address}", "-keyout", key,
+                 "-out", cert), "2>/dev/null", "&&", argv("chmod", "0640", key), "&&", argv("chgrp", "www-data", key))],
         _if=lambda: cert_missing,
     )
 else:
@@ -65,13 +70,16 @@ if certbot_email:
     # After nginx serves the ACME webroot on port 80. The deploy hook also runs on
     # every renewal (certbot.timer): point nginx at the new files and reload it.
     live = f"/etc/letsencrypt/live/{name}"
-    apt.packages(name="certbot", packages=["certbot"], no_recommends=True)
+    packages.present("certbot", ["certbot"])
     files.directory(name="ACME webroot", path=ACME_DIR, mode="0755")
     issued = exists(f"{live}/fullchain.pem")
     server.shell(
         name="Let's Encrypt certificate (certbot, webroot)",
-        commands=[f"certbot certonly --webroot -w {ACME_DIR} -d {name} --email {certbot_email} --agree-tos "
-                  f"--non-interactive --deploy-hook 'ln -sfn {live}/fullchain.pem {cert} && "
-                  f"ln -sfn {live}/privkey.pem {key} && systemctl reload nginx'"],
+        # Data values are quoted; the hook is a shell string of its own, quoted twice.
+        commands=[argv(
+            "certbot", "certonly", "--webroot", "-w", ACME_DIR, "-d", name, "--email", certbot_email,
+            "--agree-tos", "--non-interactive", "--deploy-hook",
+            f"ln -sfn {shlex.quote(live + '/fullchain.pem')} {cert} && "
+            f"ln -sfn {shlex.quote(live + '/privkey.pem')} {key} && systemctl reload nginx")],
         _if=lambda: not issued,
     )

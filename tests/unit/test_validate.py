@@ -116,3 +116,59 @@ def test_all_problems_are_listed_at_once():
     hosts["app1.staging.example.com"][1]["base_timezone"] = "Nowhere"
     hosts["db2.staging.example.com"][1]["mysql_role"] = "primary"
     assert len(validate.problems(hosts, check_secrets_for=set())) == 3
+
+
+HOSTILE = ["$(touch /tmp/pwned)", "`id`", "a'b", 'a"b', "a;b", "a b", "a|b", "a&b", "a>b", "a\nb"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_shell_syntax_in_an_email_is_refused(hostile):
+    hosts = defaults()
+    web = next(n for n, (g, _) in hosts.items() if "web_servers" in g)
+    hosts[web][1]["nginx_tls_certbot_email"] = f"ops{hostile}@example.com"
+    assert any(f"{web}: nginx_tls_certbot_email:" in p for p in validate.problems(hosts, check_secrets_for=set()))
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_shell_syntax_in_a_url_is_refused(hostile):
+    hosts = defaults()
+    hosts["db1.staging.example.com"][1]["influxdb_apt_key_url"] = f"https://mirror.example/key{hostile}.asc"
+    assert any("db1.staging.example.com: influxdb_apt_key_url:" in p
+               for p in validate.problems(hosts, check_secrets_for=set()))
+
+
+def test_ssh_user_must_be_a_unix_user_name():
+    hosts = defaults()
+    hosts["db1.staging.example.com"][1]["ssh_user"] = "deploy; reboot"
+    assert any("ssh_user: 'deploy; reboot' is not a Unix user name" in p
+               for p in validate.problems(hosts, check_secrets_for=set()))
+
+
+def test_an_inventory_of_any_name_is_its_own_environment():
+    # inventories/eu-prod.py: pyinfra puts every host in the group "eu-prod"
+    hosts = {n: ({*(g - {"staging"}), "eu-prod"}, d) for n, (g, d) in defaults().items()}
+    assert validate.problems(hosts, check_secrets_for=set()) == []
+
+
+def test_a_group_that_only_some_hosts_are_in_is_unknown():
+    hosts = defaults()
+    hosts["db1.staging.example.com"][0].add("eu-prod")
+    assert validate.problems(hosts, check_secrets_for=set()) == [
+        "db1.staging.example.com: unknown group 'eu-prod' (known: db_servers, cache_servers, app_servers, "
+        "web_servers, monitoring_servers)"]
+
+
+def test_a_missing_certificate_file_is_reported_for_the_hosts_the_run_touches():
+    hosts = defaults()
+    web = next(n for n, (g, _) in hosts.items() if "web_servers" in g)
+    found = validate.problems(hosts, check_secrets_for={web})
+    assert f"{web}: nginx_tls_certificate: /etc/stack/staging/tls/site.crt is not a file on this machine " \
+           "(paths are read on the controller, relative to the repository)" in found
+
+
+def test_a_missing_app_source_is_reported():
+    hosts = defaults()
+    app = next(n for n, (g, _) in hosts.items() if "app_servers" in g)
+    hosts[app][1]["app_source"] = "files/no-such-app"
+    assert any(p.startswith(f"{app}: app_source: files/no-such-app is not a directory")
+               for p in validate.problems(hosts, check_secrets_for={app}))
