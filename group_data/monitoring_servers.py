@@ -53,5 +53,3 @@ grafana_alert_cpu_for = 300
 grafana_alert_memory_percent = 85
 # ... when it lasts this long (seconds).
 grafana_alert_memory_for = 300
-# Alert when no backup succeeded for this long (hours).
-grafana_alert_backup_max_age_hours = 26

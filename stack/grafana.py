@@ -77,20 +77,14 @@ P99 = Series("nginx_access", "request_time", agg="p99", by=None)
 
 # seed 000: "database monitoring" (connections, query time, migration status,
 # backup status) and "application performance" (response time, error rate,
-# memory, CPU).
+# memory, CPU). Migration and backup status come with the flows that write
+# them: a panel of something nobody writes would only ever be empty.
 DASHBOARDS = {
     "database-monitoring": ("Database monitoring", [
         Panel("Connections (threads connected)", Series("mysql", "threads_connected", agg="max"), "short"),
         Panel("Queries per minute", Series("mysql", "queries", agg="per_minute"), "short"),
         Panel("Query time: slow queries per minute (over mysql_long_query_time)",
               Series("mysql", "slow_queries", agg="per_minute"), "short"),
-        Panel("Migrations: success (1) or failure (0)", Series("migration", "success", agg="last", by="release"),
-              "short", "stat"),
-        Panel("Migration duration", Series("migration", "duration_s", agg="last", by="release"), "s"),
-        Panel("Backups: success (1) or failure (0)", Series("backup", "success", agg="last", by="kind"),
-              "short", "stat"),
-        Panel("Backup size", Series("backup", "size_bytes", agg="last", by="kind"), "bytes"),
-        Panel("Backup duration", Series("backup", "duration_s", agg="last", by="kind"), "s"),
     ]),
     "application-performance": ("Application performance", [
         Panel("Response time at nginx (mean)", Series("nginx_access", "request_time", by=None), "s"),
@@ -144,10 +138,6 @@ def alerts(data) -> list[tuple[str, str, Series, str, float, int, int, str]]:
          data.grafana_alert_cpu_percent, 60, data.grafana_alert_cpu_for, "NoData"),
         ("stack-memory", f"Memory above {data.grafana_alert_memory_percent} %", MEMORY, "gt",
          data.grafana_alert_memory_percent, 60, data.grafana_alert_memory_for, "NoData"),
-        # No point at all in the window is the alert itself: no backup ran.
-        ("stack-backup", f"No successful backup in {data.grafana_alert_backup_max_age_hours} h",
-         Series("backup", "success", agg="sum", by=None), "lt", 1,
-         data.grafana_alert_backup_max_age_hours * 3600, 0, "Alerting"),
     ]
 
 

@@ -34,9 +34,6 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
     "influxdb_writer_password": (("all",), "InfluxDB write-only user (Telegraf, ops flows)"),
     "alert_webhook_url": (("monitoring_servers",), "webhook that failed ops flows and Grafana alerts post to"),
     "alert_slack_url": (("monitoring_servers",), "Slack incoming-webhook URL for Grafana alerts"),
-    "s3_access_key_id": (("db_servers",), "S3 access key for backups"),
-    "s3_secret_access_key": (("db_servers",), "S3 secret key for backups"),
-    "backup_age_recipient": (("db_servers",), "age public key backups are encrypted to"),
 }
 # Secrets only some data needs: name -> whether this host's data needs it.
 WHEN = {
@@ -98,9 +95,9 @@ def missing(names, host_data_file: str | None = None) -> list[str]:
     """One message per secret that can't be found; raises on an unusable file."""
     path = secrets_file_path(host_data_file)
     from_file = read_secrets_file(path) if path else {}
-    where = f"add it to {path}" if path else "or set STACK_SECRETS_FILE to a secrets file"
+    where = f"add it to {path}" if path else "set STACK_SECRETS_FILE to a secrets file that has it"
     return [
-        f"missing secret {name} ({SECRETS[name][1]}): set {env_var(name)} {where}"
+        f"missing secret {name} ({SECRETS[name][1]}): set {env_var(name)}, or {where}"
         for name in names
         if not os.environ.get(env_var(name)) and name not in from_file
     ]

@@ -28,6 +28,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.parse
@@ -38,10 +39,6 @@ CONFIG = "/etc/stack/influxdb.json"
 # measurement -> tags and fields (field -> type) that the ops flows write
 MEASUREMENTS = {
     "deployment": {"tags": ["environment", "release"], "fields": {"duration_s": float, "success": int}},
-    "backup": {"tags": ["environment", "host", "kind"],
-               "fields": {"duration_s": float, "success": int, "size_bytes": int}},
-    "migration": {"tags": ["environment", "release"], "fields": {"duration_s": float, "success": int}},
-    "rollback": {"tags": ["environment", "release"], "fields": {"duration_s": float, "success": int}},
 }
 
 
@@ -66,7 +63,10 @@ def line(measurement: str, tags: dict, fields: dict) -> str:
     values = []
     for k, v in sorted(fields.items()):
         kind = spec["fields"][k]
-        values.append(f"{esc(k)}={int(v)}i" if kind is int else f"{esc(k)}={float(v)}")
+        try:
+            values.append(f"{esc(k)}={int(v)}i" if kind is int else f"{esc(k)}={float(v)}")
+        except ValueError:
+            raise Failure(f"{measurement}: field {k}={v!r} is not {'a whole number' if kind is int else 'a number'}") from None
     return f"{measurement}{tag_part} {','.join(values)}"
 
 
@@ -80,7 +80,7 @@ def http(url: str, body: bytes | None = None, headers: dict | None = None, metho
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
     except urllib.error.URLError as e:
-        raise Failure(f"{url.split('?')[0]}: {e.reason}") from None
+        raise Failure(f"{origin(url)}: {e.reason}") from None
 
 
 def basic(user: str, password: str) -> dict:
@@ -104,7 +104,7 @@ class Influx:
     def query(self, q: str, as_admin=True) -> list:
         status, out = self.request("/query", {"q": q}, *self.admin() if as_admin else (None, None))
         if status != 200 or "error" in json.dumps(out):
-            raise Failure(f"{q.split(' WITH PASSWORD')[0]}: HTTP {status} {str(out)[:200]}")
+            raise Failure(f"{redact(q)}: HTTP {status} {str(out)[:200]}")
         return out["results"][0].get("series", [])
 
     def admin(self):
@@ -173,7 +173,7 @@ class Influx:
 
     def todo(self) -> list:
         """(label without secrets, step) pairs."""
-        return [(st.split(" WITH PASSWORD")[0].split(" = '")[0],
+        return [(redact(st),
                  lambda st=st: self.query(st, as_admin=not st.startswith("CREATE USER " + q(self.cfg["admin_user"]))))
                 for st in self.statements()]
 
@@ -278,6 +278,18 @@ def notify(cfg: dict, measurement: str, tags: dict, fields: dict):
     status, out = http(cfg["webhook_url"], body, {"Content-Type": "application/json"})
     if status >= 300:
         raise Failure(f"webhook answered HTTP {status}")
+
+
+def origin(url: str) -> str:
+    """scheme://host:port only: a webhook's path (and any user:password@) is its secret."""
+    u = urllib.parse.urlsplit(url)
+    return f"{u.scheme}://{u.hostname}" + (f":{u.port}" if u.port else "")
+
+
+def redact(statement: str) -> str:
+    """An InfluxQL statement without the password it may carry (CREATE USER ... WITH
+    PASSWORD '...', SET PASSWORD FOR ... = '...')."""
+    return re.sub(r"( WITH PASSWORD| =) *'.*", r"\1 [redacted]", statement, flags=re.S)
 
 
 def q(name: str) -> str:

@@ -125,9 +125,12 @@ def account_statements(desired, current) -> list[tuple[str, tuple]]:
     if "test" in current["databases"]:
         out.append(("DROP DATABASE `test`", ()))
 
-    # root: over the socket only, with the root password as a local fallback.
+    # root: over the socket; on MariaDB with the root password as a local fallback.
+    # MySQL has one plugin per account, so there root has the socket and no hash.
     root_sql = current["users"].get(("root", "localhost"), "")
-    if desired["root_auth"] not in root_sql or d["socket_plugin"] not in root_sql:
+    root_in_place = d["socket_plugin"] in root_sql and (
+        desired["root_auth"] in root_sql if desired["flavour"] == "mariadb" else "mysql_native_password" not in root_sql)
+    if not root_in_place:
         if desired["flavour"] == "mariadb":
             out.append(("ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password "
                         "USING %s", (desired["root_auth"],)))
@@ -259,8 +262,9 @@ def wait_until_replicating(cur, d, timeout):
         if status and status[d["io_running"]] == "Yes" and status[d["sql_running"]] == "Yes":
             return
         time.sleep(1)
-    raise Failure(f"replication did not start within {timeout:.0f}s: "
-                  f"{status.get('Last_IO_Error') or status.get('Last_SQL_Error')}")
+    why = ((status.get("Last_IO_Error") or status.get("Last_SQL_Error") or "no error reported") if status
+           else "the server reports no replica status at all")
+    raise Failure(f"replication did not start within {timeout:.0f}s: {why}")
 
 
 def unseed(cur, d):

@@ -51,9 +51,19 @@ def test_environment_variable_wins_over_the_file(tmp_path, monkeypatch):
 def test_missing_secret_names_its_variable_and_file(tmp_path):
     f = write(tmp_path / "s.yml", "redis_password: x\n")
     assert secrets.missing(["redis_password", "grafana_admin_password"], str(f)) == [
-        f"missing secret grafana_admin_password (Grafana's admin user): set STACK_GRAFANA_ADMIN_PASSWORD "
-        f"add it to {f}"
+        f"missing secret grafana_admin_password (Grafana's admin user): set STACK_GRAFANA_ADMIN_PASSWORD, "
+        f"or add it to {f}"
     ]
+
+
+def test_missing_secret_without_a_file_says_how_to_give_one():
+    assert secrets.missing(["redis_password"]) == [
+        "missing secret redis_password (Redis requirepass/masterauth): set STACK_REDIS_PASSWORD, "
+        "or set STACK_SECRETS_FILE to a secrets file that has it"]
+
+
+def test_backup_secrets_are_not_required_while_nothing_backs_up():
+    assert not [s for s in secrets.required_for(["db_servers"]) if s.startswith(("s3_", "backup_"))]
 
 
 def test_secrets_file_from_environment_overrides_host_data(tmp_path, monkeypatch):

@@ -28,10 +28,64 @@ def test_every_measurement_has_success_and_duration():
         assert {"success", "duration_s"} <= set(spec["fields"]), name
 
 
-def test_a_successful_point_is_not_posted_to_the_webhook():
+@pytest.fixture
+def receiver():
+    """A real HTTP server on loopback that records every request and answers ``status``."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            server.requests.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(server.status)
+            self.end_headers()
+            self.wfile.write(b'{"error": "refused"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    server.requests, server.status = [], 204
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+
+
+def test_a_successful_point_is_not_posted_to_the_webhook(receiver):
     from stack.hosttools.stack_influx import notify
-    # no request is made: the URL could not even be connected to
-    notify({"webhook_url": "http://127.0.0.1:9/hook"}, "deployment", {}, {"success": "1"})
+    notify({"webhook_url": receiver.url + "/hook"}, "deployment", {}, {"success": "1"})
+    notify({"webhook_url": receiver.url + "/hook"}, "deployment", {}, {"success": "0"})  # control
+    assert [path for path, _ in receiver.requests] == ["/hook"]
+
+
+def test_an_unreachable_webhook_is_named_without_its_secret_path():
+    from stack.hosttools.stack_influx import notify
+    with pytest.raises(Failure) as e:
+        notify({"webhook_url": "http://user:pw@127.0.0.1:9/services/T000/B000/secret-token"}, "deployment", {},
+               {"success": "0"})
+    assert str(e.value).startswith("http://127.0.0.1:9: ")
+    assert "secret-token" not in str(e.value) and "pw" not in str(e.value)
+
+
+@pytest.mark.parametrize("statement", [
+    "SET PASSWORD FOR \"ops_writer\" = 'writer-secret-1234'",
+    "CREATE USER \"ops_writer\" WITH PASSWORD 'writer-secret-1234'",
+    "CREATE USER \"admin\" WITH PASSWORD 'writer-secret-1234' WITH ALL PRIVILEGES",
+])
+def test_a_refused_statement_is_reported_without_its_password(receiver, statement):
+    from stack.hosttools.stack_influx import Influx
+    receiver.status = 500
+    influx = Influx({"url": receiver.url, "retention_days": 90, "admin_user": "admin", "admin_password": "a-p"})
+    with pytest.raises(Failure) as e:
+        influx.query(statement)
+    assert "HTTP 500" in str(e.value) and statement.split("'")[0].strip() in str(e.value)
+    assert "writer-secret-1234" not in str(e.value)
+
+
+def test_a_field_that_is_not_a_number_is_a_clear_error():
+    with pytest.raises(Failure, match=r"deployment: field success='yes' is not a whole number"):
+        line("deployment", {}, {"success": "yes"})
 
 
 @pytest.mark.skipif(not influxd2(), reason="needs InfluxDB 2's influxd: InfluxData's apt repository is unreachable "
@@ -77,3 +131,21 @@ def test_line_protocol_matches_influxdb_client(tags):
     for key, value in tags.items():
         point = point.tag(key, value)
     assert line("deployment", tags, {"duration_s": "9.5", "success": "1"}) == point.to_line_protocol()
+
+
+def writers(measurement: str) -> list[str]:
+    """Files of ours that run `stack-influx write <measurement>`."""
+    from tests.conftest import REPO
+    needle = f'"stack-influx", "write", "{measurement}"'
+    return [str(p.relative_to(REPO)) for d in ("stack", "tasks") for p in (REPO / d).rglob("*.py")
+            if needle in p.read_text()]
+
+
+@pytest.mark.parametrize("measurement", list(MEASUREMENTS))
+def test_every_ops_measurement_is_written_by_a_flow(measurement):
+    # the dashboards' oracle counts MEASUREMENTS as written: each must really be
+    assert writers(measurement), f"nothing writes {measurement}"
+
+
+def test_a_measurement_nobody_writes_has_no_writer():
+    assert writers("backup") == []  # the check above can fail
