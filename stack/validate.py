@@ -324,18 +324,15 @@ def vendor_problems(name: str, groups: set[str], data: dict) -> list[str]:
 def file_problems(name: str, groups: set[str], data: dict) -> list[str]:
     """Files on the controller that a deploy reads: missing ones now, not as a
     traceback half-way through the run."""
-    wanted = []
+    wanted = []  # (key, what it must be, its name)
     if "web_servers" in groups and not (data.get("nginx_tls_self_signed") or data.get("nginx_tls_certbot_email")):
-        wanted += [("nginx_tls_certificate", "a file"), ("nginx_tls_key", "a file")]
+        wanted += [("nginx_tls_certificate", Path.is_file, "a file"), ("nginx_tls_key", Path.is_file, "a file")]
     if "app_servers" in groups:
-        wanted += [("app_source", "a directory"), ("app_migrations", "a directory")]
-    out = []
-    for key, kind in wanted:
-        path = data.get(key)
-        if isinstance(path, str) and path and not (Path(path).is_dir() if kind == "a directory" else Path(path).is_file()):
-            out.append(f"{name}: {key}: {path} is not {kind} on this machine (paths are read on the controller, "
-                       "relative to the repository)")
-    return out
+        wanted += [("app_source", Path.is_dir, "a directory"), ("app_migrations", Path.is_dir, "a directory")]
+    return [f"{name}: {key}: {data[key]} is not {kind} on this machine (paths are read on the controller, "
+            "relative to the repository)"
+            for key, is_kind, kind in wanted
+            if isinstance(data.get(key), str) and data[key] and not is_kind(Path(data[key]))]
 
 
 def topology_problems(hosts: dict[str, tuple[set[str], dict]]) -> list[str]:
