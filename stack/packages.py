@@ -11,4 +11,5 @@ def present(name: str, packages: list[str]):
     every run an hour after the last one report a change on every host."""
     installed = host.get_fact(DebPackages)
     missing = [p for p in packages if p not in installed]
-    return apt.packages(name=name, packages=packages, update=bool(missing), cache_time=3600, no_recommends=True)
+    return apt.packages(name=name, packages=packages, update=bool(missing), cache_time=3600,
+                        no_recommends=True)
