@@ -19,6 +19,8 @@ if {"db_servers", "app_servers"} & set(host.groups):  # the server, or the clien
     local.include("tasks/mysql.py")
 if "cache_servers" in host.groups:
     local.include("tasks/redis.py")
+if "db_servers" in host.groups and host.data.backup_enabled:
+    local.include("tasks/backup_schedule.py")
 
 # App tier: releases switched in one host at a time, behind the health gate.
 if "app_servers" in host.groups:

@@ -26,3 +26,28 @@ mysql_app_privileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP"
 # What a consistent dump needs (--single-transaction, routines, triggers, events, GTID position).
 mysql_backup_privileges = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "PROCESS",
                            "REPLICATION CLIENT"]
+
+# -- backups (stack-backup; tasks/backup_schedule.py) ---------------------------------
+# Back up the databases: the program, its daily timer, S3 (bool). Needs the
+# s3_* secrets (with an endpoint or AWS) and backup_age_recipient.
+backup_enabled = False
+# "physical" (mariadb-backup: fast restore) or "logical" (mariadb-dump: portable, per database).
+backup_method = "physical"
+# Where backups run: "replica" (the first replica, if there is one, else the primary) or "primary".
+backup_source = "replica"
+# When the daily backup runs (systemd OnCalendar time, host's timezone): seed 001's 02:00.
+backup_schedule = "02:00"
+# Local copies (absolute path, root-only).
+backup_local_dir = "/var/backups/stack"
+# Local copies are kept this long (days); the newest is never deleted.
+backup_local_keep_days = 7
+# S3 endpoint (URL) of any S3-compatible store; None: AWS's own.
+backup_s3_endpoint = None
+# Bucket (S3 bucket name); created if missing, with versioning where the store allows.
+backup_s3_bucket = "stack-backups"
+# S3 region (name); None: us-east-1.
+backup_s3_region = None
+# Backups in S3 are kept this long (days, seed 001: 30); the newest is never deleted.
+backup_s3_keep_days = 30
+# Server-side encryption asked of S3 (None, "AES256" or "aws:kms"), on top of age's.
+backup_s3_sse = None

@@ -13,3 +13,5 @@ grafana_enabled = False
 # Telegraf comes from InfluxData's repository, unreachable here: off (bool).
 # Its config is still rendered and checked by tests/unit/test_telegraf.py.
 telegraf_enabled = False
+# The testbed runs a real S3 server (SeaweedFS) on its bridge: backups on (bool).
+backup_enabled = True

@@ -16,7 +16,7 @@ from pyinfra.api.state import BaseStateCallback
 
 from stack import artifact
 from stack.shell import argv
-from stack.validate import ROLE_GROUPS
+from stack.validate import environment_of
 
 STARTED = time.monotonic()  # when pyinfra first loaded the deploy: the run's start
 
@@ -46,11 +46,6 @@ def record_run():
     """Called by deploy.py while it is prepared (once per host; registers once)."""
     if not any(isinstance(h, RunRecord) for h in state.callback_handlers):
         state.add_callback_handler(RunRecord())
-
-
-def environment_of(host) -> str:
-    """The group pyinfra names after the inventory file: the one group that is not a role."""
-    return next((g for g in host.groups if g not in ROLE_GROUPS and g != "all"), "unknown")
 
 
 def write_deployment(state, success: bool):

@@ -34,6 +34,9 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
     "influxdb_writer_password": (("all",), "InfluxDB write-only user (Telegraf, ops flows)"),
     "alert_webhook_url": (("monitoring_servers",), "webhook that failed ops flows and Grafana alerts post to"),
     "alert_slack_url": (("monitoring_servers",), "Slack incoming-webhook URL for Grafana alerts"),
+    "s3_access_key_id": (("db_servers",), "S3 access key for backups"),
+    "s3_secret_access_key": (("db_servers",), "S3 secret key for backups"),
+    "backup_age_recipient": (("db_servers",), "age public key backups are encrypted to (the identity stays offline)"),
 }
 # Secrets only some data needs: name -> whether this host's data needs it.
 WHEN = {
@@ -43,6 +46,9 @@ WHEN = {
     "alert_webhook_url": lambda d: bool(d.get("influxdb_failure_webhook")) or (
         d.get("grafana_enabled", True) and "webhook" in d.get("grafana_alert_channels", ())),
     "alert_slack_url": lambda d: d.get("grafana_enabled", True) and "slack" in d.get("grafana_alert_channels", ()),
+    "s3_access_key_id": lambda d: bool(d.get("backup_enabled")) and bool(d.get("backup_s3_endpoint")),
+    "s3_secret_access_key": lambda d: bool(d.get("backup_enabled")) and bool(d.get("backup_s3_endpoint")),
+    "backup_age_recipient": lambda d: bool(d.get("backup_enabled")),
 }
 
 

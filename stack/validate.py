@@ -238,6 +238,17 @@ SCHEMA = {
     "grafana_alert_cpu_for": integer(0, 86400),
     "grafana_alert_memory_percent": integer(1, 100),
     "grafana_alert_memory_for": integer(0, 86400),
+    "backup_enabled": boolean,
+    "backup_method": one_of("physical", "logical"),
+    "backup_source": one_of("replica", "primary"),
+    "backup_schedule": matching(r"([01][0-9]|2[0-3]):[0-5][0-9]", "a time of day like 02:00"),
+    "backup_local_dir": matching(r"/[A-Za-z0-9_./-]+", "an absolute path"),
+    "backup_local_keep_days": integer(1, 3650),
+    "backup_s3_endpoint": optional(http_url),
+    "backup_s3_bucket": matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name"),
+    "backup_s3_region": optional(matching(r"[a-z0-9-]{2,32}", "an S3 region name")),
+    "backup_s3_keep_days": integer(1, 3650),
+    "backup_s3_sse": optional(one_of("AES256", "aws:kms")),
     "redis_maxmemory": redis_size,
     "redis_maxmemory_policy": one_of("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                                      "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"),
@@ -261,10 +272,15 @@ REQUIRED = {
                     "app_health_timeout"),
     "cache_servers": ("redis_maxmemory", "redis_maxmemory_policy", "redis_save", "redis_appendonly",
                       "redis_rename_commands"),
-    "db_servers": ("mysql_role", "mysql_innodb_log_file_size", "mysql_max_connections",
+    "db_servers": ("backup_enabled", "mysql_role", "mysql_innodb_log_file_size", "mysql_max_connections",
                    "mysql_long_query_time", "mysql_binlog_expire_days", "mysql_character_set",
                    "mysql_collation", "mysql_app_privileges", "mysql_backup_privileges"),
 }
+
+
+def environment_of(host) -> str:
+    """The group pyinfra names after the inventory file: the one group of a host that is not a role."""
+    return next((g for g in host.groups if g not in ROLE_GROUPS and g != "all"), "unknown")
 
 
 def environments(hosts: dict[str, tuple[set[str], dict]]) -> set[str]:

@@ -10,6 +10,7 @@ state directory holding addresses, key, ssh_config, known_hosts and secrets.
     machine.py   this controller: commands, ports, cgroups, kernel limits
     rootfs.py    the cached debootstrap rootfs, with the deploy user
     hosts.py     Testbed: boot, state, ssh, status
+    s3.py        the S3 server backups go to (SeaweedFS), on the bridge address
     access.py    ssh_config, generated secrets, pyinfra inventory entries
     teardown.py  finding and removing everything a testbed made
 

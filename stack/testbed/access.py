@@ -9,7 +9,10 @@ import os
 import secrets as _random
 from pathlib import Path
 
+from stack.testbed.machine import run
 from stack.testbed.rootfs import DEPLOY_USER
+
+BACKUP_IDENTITY = "backup_age_identity.txt"  # in the state directory
 
 
 def write_ssh_config(path: Path, addresses: dict[str, str], key: Path, known_hosts: Path):
@@ -28,16 +31,22 @@ def write_ssh_config(path: Path, addresses: dict[str, str], key: Path, known_hos
     path.write_text("\n".join(lines))
 
 
-def write_secrets(path: Path):
-    """Every secret a deploy can need, made up here, in a 0600 file."""
+def write_secrets(path: Path) -> dict[str, str]:
+    """Every secret a deploy can need, made up here, in a 0600 file; returned too
+    (the testbed's S3 server takes its keys from them)."""
     from stack.secrets import SECRETS
 
     # No alert endpoint here: the alert_* URLs are left out (tests that need
     # one set it in the environment).
     values = {name: _random.token_urlsafe(24) for name in SECRETS if not name.startswith("alert_")}
+    # A real age key pair: the recipient is a secret of the deploy, the identity
+    # stays here, on the controller, for restores (never on a db host).
+    out = run("age-keygen", "-o", str(path.parent / BACKUP_IDENTITY)).stderr
+    values["backup_age_recipient"] = out.split("Public key: ")[1].strip()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))
+    return values
 
 
 def inventory_group(group: str) -> list[tuple[str, dict]]:
@@ -56,6 +65,7 @@ def inventory_group(group: str) -> list[tuple[str, dict]]:
             "private_address": info["address"],
             "base_apt_proxy": state["apt_proxy"],
             "secrets_file": state["secrets_file"],
+            "backup_s3_endpoint": state["s3_endpoint"],
             **info["data"],
         })
         for name, info in state["hosts"].items()

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.testbed import access, machine, rootfs, teardown
-from stack.testbed.machine import TestbedError, log, port_open, run, wait_for_port
+from stack.testbed import access, machine, rootfs, s3, teardown
+from stack.testbed.machine import TestbedError, log, run, url_up, wait_for_port
 
 STATE_ROOT = Path(os.environ.get("TESTBED_STATE_ROOT", "/var/lib/stack-testbed"))
 PROXY_PORT = 18888  # not 8888: a distribution tinyproxy may already hold that
@@ -97,7 +97,9 @@ class Testbed:
         (self.state_dir / "known_hosts").write_text("".join(known_hosts))
         access.write_ssh_config(self.state_dir / "ssh_config", {h: self.address(h) for h in self.hosts}, key,
                                 self.state_dir / "known_hosts")
-        access.write_secrets(self.state_dir / "secrets.yml")
+        secrets = access.write_secrets(self.state_dir / "secrets.yml")
+        endpoint = s3.start(self.state_dir, self.gateway, self.subnet, secrets["s3_access_key_id"],
+                            secrets["s3_secret_access_key"])
         state = {
             "name": self.name,
             "subnet": self.subnet,
@@ -106,6 +108,7 @@ class Testbed:
             "ssh_config": str(self.state_dir / "ssh_config"),
             "known_hosts": str(self.state_dir / "known_hosts"),
             "secrets_file": str(self.state_dir / "secrets.yml"),
+            "s3_endpoint": endpoint,
             "hosts": {
                 h: {"address": self.address(h), **TOPOLOGY[h]} for h in self.hosts
             },
@@ -208,7 +211,7 @@ class Testbed:
         state = self.load_state()
         if tuple(state["hosts"]) != self.hosts or state["subnet"] != self.subnet:
             return False
-        if not port_open(self.gateway, PROXY_PORT):
+        if not (url_up(state["apt_proxy"]) and url_up(state.get("s3_endpoint", ""))):
             return False
         return all(self.ssh(h, "true", check=False).returncode == 0 for h in self.hosts)
 
@@ -220,9 +223,10 @@ class Testbed:
         if not self.state_file.exists():
             left = teardown.leftovers(self)
             return f"testbed {self.name}: down" + (f" (stale: {left})" if left else "")
-        lines = [f"testbed {self.name} ({self.subnet}), proxy "
-                 + ("up" if port_open(self.gateway, PROXY_PORT) else "DOWN")]
-        for host, info in self.load_state()["hosts"].items():
+        state = self.load_state()
+        lines = [f"testbed {self.name} ({state['subnet']}), proxy " + ("up" if url_up(state["apt_proxy"]) else "DOWN")
+                 + f", S3 {state['s3_endpoint']} " + ("up" if url_up(state["s3_endpoint"]) else "DOWN")]
+        for host, info in state["hosts"].items():
             ok = self.ssh(host, "systemctl", "is-system-running", check=False)
             lines.append(f"  {host:6} {info['address']:15} {','.join(info['groups']):45} "
                          f"{ok.stdout.strip() or 'unreachable'}")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # cgroup v1 (hybrid): nspawn finds its cgroup in the unified hierarchy and uses
 # the same path in name=systemd. Both are absent on a pure cgroup v2 machine.
@@ -35,6 +36,12 @@ def port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def url_up(url: str) -> bool:
+    """Something listens at the URL's host and port."""
+    u = urlsplit(url)
+    return bool(u.hostname and u.port) and port_open(u.hostname, u.port)
 
 
 def wait_for_port(host: str, port: int, timeout: float, what: str):

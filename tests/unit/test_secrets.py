@@ -62,8 +62,16 @@ def test_missing_secret_without_a_file_says_how_to_give_one():
         "or set STACK_SECRETS_FILE to a secrets file that has it"]
 
 
-def test_backup_secrets_are_not_required_while_nothing_backs_up():
-    assert not [s for s in secrets.required_for(["db_servers"]) if s.startswith(("s3_", "backup_"))]
+def test_backup_secrets_are_not_required_while_backups_are_off():
+    assert not [s for s in secrets.required_for(["db_servers"], {"backup_enabled": False})
+                if s.startswith(("s3_", "backup_"))]
+
+
+def test_backup_secrets_are_required_on_db_hosts_when_backups_are_on():
+    on = {"backup_enabled": True, "backup_s3_endpoint": "http://s3.example:8333"}
+    assert [s for s in secrets.required_for(["db_servers"], on) if s.startswith(("s3_", "backup_"))] == [
+        "s3_access_key_id", "s3_secret_access_key", "backup_age_recipient"]
+    assert not [s for s in secrets.required_for(["app_servers"], on) if s.startswith(("s3_", "backup_"))]
 
 
 def test_secrets_file_from_environment_overrides_host_data(tmp_path, monkeypatch):

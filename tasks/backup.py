@@ -1,0 +1,25 @@
+"""Back up now: `pyinfra inventories/production.py tasks/backup.py`.
+
+Runs stack-backup on the backup source host (the first replica, or the primary;
+tasks/backup_schedule.py installed it) and prints what it made: the id, size,
+duration and S3 key. Exits non-zero if the backup or its upload failed; a
+backup whose upload failed is kept on the host and uploaded by the next run.
+"""
+
+from pyinfra import host
+from pyinfra.operations import python
+
+from stack import topology
+from stack.shell import argv
+
+
+
+def back_up():
+    ok, output = host.run_shell_command(argv("stack-backup", "run"), _sudo=bool(host.data.get("_sudo")),
+                                        print_output=True)
+    if not ok:
+        raise RuntimeError(f"{host.name}: backup failed: {output.stderr}")
+
+
+if host.name == topology.backup_source().name:
+    python.call(name="Backup now (stack-backup run)", function=back_up)

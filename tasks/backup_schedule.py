@@ -1,0 +1,57 @@
+"""Backups kept in place on db_servers (backup_enabled): stack-backup, its config,
+the S3 bucket, and the daily timer on the backup source host (the first replica,
+or the primary). stack/hosttools/stack_backup.py does the work on the host.
+
+The config holds the S3 keys and the age *public* recipient: nothing on a db
+host can decrypt a backup.
+"""
+
+import json
+
+from pyinfra import host
+from pyinfra.facts.server import Command
+from pyinfra.operations import files, server, systemd
+
+from stack import packages, secrets, topology
+from stack.configs import secret_file
+from stack.validate import environment_of
+
+is_source = topology.backup_source().name == host.name
+
+packages.present("Backup tools", ["mariadb-backup", "zstd", "age", "python3-boto3", "python3-pymysql"])
+files.directory(name="stack config directory", path="/etc/stack", mode="0700")
+files.directory(name="Local backups", path=host.data.backup_local_dir, mode="0700")
+files.put(name="stack-backup program", src="stack/hosttools/stack_backup.py", dest="/usr/local/sbin/stack-backup",
+          mode="0755")
+config = secret_file(name="stack-backup config", dest="/etc/stack/backup.json", content=json.dumps({
+    "method": host.data.backup_method,
+    "host": host.name,
+    "environment": environment_of(host),
+    "socket": "/run/mysqld/mysqld.sock",
+    "databases": [host.data.mysql_app_database],
+    "local_dir": host.data.backup_local_dir,
+    "local_keep_days": host.data.backup_local_keep_days,
+    "recipient": secrets.get("backup_age_recipient"),
+    "s3": {
+        "endpoint": host.data.backup_s3_endpoint,
+        "bucket": host.data.backup_s3_bucket,
+        "region": host.data.backup_s3_region,
+        "keep_days": host.data.backup_s3_keep_days,
+        "sse": host.data.backup_s3_sse,
+        "access_key_id": secrets.get("s3_access_key_id"),
+        "secret_access_key": secrets.get("s3_secret_access_key"),
+    },
+}, indent=1, sort_keys=True))
+
+bucket_missing = host.get_fact(Command, command="stack-backup bucket --check >/dev/null 2>&1 && echo ok || echo missing")
+server.shell(name="Backup bucket (created if missing)", commands=["stack-backup bucket --ensure"],
+             _if=lambda: is_source and (bucket_missing != "ok" or config.did_change()))
+
+units = [files.template(name=f"systemd stack-backup.{unit}", src=f"templates/backup/stack-backup.{unit}.j2",
+                        dest=f"/etc/systemd/system/stack-backup.{unit}", schedule=host.data.backup_schedule,
+                        backup_local_dir=host.data.backup_local_dir)
+         for unit in ("service", "timer")]
+systemd.daemon_reload(name="systemd reload", _if=lambda: any(u.did_change() for u in units))
+# Only the source host backs up on schedule; the others have the program for ops.
+systemd.service(name="Daily backup timer" + ("" if is_source else " (off: not the backup source)"),
+                service="stack-backup.timer", running=is_source, enabled=is_source)
