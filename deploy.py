@@ -6,7 +6,7 @@ group_data/ and the inventory; preflight (config.py) has already checked it.
 
 from pyinfra import host, local
 
-from stack import metrics
+from stack import metrics, rollout
 
 # The run itself is recorded once it is over, as a `deployment` point (duration,
 # success, release), failed runs included: a record, not an operation.
@@ -21,6 +21,9 @@ if "cache_servers" in host.groups:
     local.include("tasks/redis.py")
 if "db_servers" in host.groups and host.data.backup_enabled:
     local.include("tasks/backup_schedule.py")
+
+# A barrier: the data tier has finished on every host before any app host goes on.
+rollout.data_tier_barrier()
 
 # App tier: releases switched in one host at a time, behind the health gate.
 if "app_servers" in host.groups:

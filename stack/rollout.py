@@ -1,12 +1,16 @@
 """One app host at a time: switch, restart, health-gate. The first host that
 fails is switched back by stack-app, and no later host is touched. Nothing is
-migrated or switched while a data-tier host the app needs failed in this run.
+migrated or switched while a data-tier host the app needs failed in this run
+(``data_tier_barrier``, called by deploy.py).
 
 pyinfra runs the activation with ``_serial=True``; this module's state is
 shared by all hosts of the run, which is what lets a failure stop the rollout.
 """
 
-from pyinfra import host, state
+from pyinfra import host, inventory, state
+from pyinfra.operations import python
+
+from stack import topology
 from stack.shell import argv
 
 _failed: list[str] = []
@@ -32,3 +36,15 @@ def stop_for_data_tier(names: list[str]):
     host its release needs failed its converge in this run."""
     raise RuntimeError(f"{', '.join(failed(names))} failed in this run: {host.name} is not migrated and not "
                        "switched; it keeps serving its current release")
+
+
+def data_tier_barrier():
+    """One operation every host of the run shares, so pyinfra orders everything
+    before it (the data tier) before everything after it (the app tier): ops only
+    some hosts have are otherwise ordered per host, and an app host could reach its
+    migration while the primary is still converging. On an app host it fails when
+    the db primary or a cache host failed."""
+    data_tier = [topology.primary().name, *(h.name for h in inventory.get_group("cache_servers", []))]
+    python.call(name="Data tier converged on every host (else no app host migrates or switches)",
+                function=stop_for_data_tier, names=data_tier,
+                _if=lambda: "app_servers" in host.groups and bool(failed(data_tier)))

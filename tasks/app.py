@@ -76,12 +76,6 @@ server.shell(name="Release installed (offline venv)",
              commands=[argv("stack-app", "install", release_id, artifact_path)],
              _if=lambda: new_release)
 
-# Pyinfra runs each operation on every host before the next one, so by now the
-# data tier's converge is over: if a host the release needs failed, stop here.
-data_tier = [primary.name, cache.name]
-python.call(name="Stop: a data-tier host failed (no migration, no switch)", function=rollout.stop_for_data_tier,
-            names=data_tier, _if=lambda: rollout.failed(data_tier))
-
 # Schema changes run once, from the first app host, against the primary, before
 # any host switches (expand first: the old release keeps working on the new schema).
 first_app_host = inventory.get_group("app_servers")[0].name == host.name
