@@ -2,13 +2,14 @@
 (the replica, the backup source), to the testbed's real S3 server (SeaweedFS on the
 bridge address). Leaves the backups it made; the databases are untouched."""
 
+import base64
 import json
 import os
 import re
 import signal
 import subprocess
+import sys
 
-import boto3
 import pytest
 
 from stack.testbed import s3 as testbed_s3
@@ -18,12 +19,38 @@ from tests.e2e.conftest import pyinfra_on_testbed
 LOCAL = "/var/backups/stack"
 
 
+# boto3 runs in a process of its own: pyinfra's CLI, which the tests import, has
+# gevent patch ssl after ssl was imported, and boto3 then recurses in SSLContext.
+S3 = """
+import base64, json, sys
+import boto3
+cfg, method, kw = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+if "Body" in kw:
+    kw["Body"] = base64.b64decode(kw["Body"])
+out = getattr(boto3.client("s3", **cfg), method)(Bucket="stack-backups", **kw)
+if "Body" in out:
+    out["Body"] = base64.b64encode(out["Body"].read()).decode()
+print(json.dumps(out, default=str))
+"""
+
+
 @pytest.fixture(scope="module")
 def bucket(testbed, secrets):
-    client = boto3.client("s3", endpoint_url=testbed.load_state()["s3_endpoint"], region_name="us-east-1",
-                          aws_access_key_id=secrets["s3_access_key_id"],
-                          aws_secret_access_key=secrets["s3_secret_access_key"])
-    return lambda method, **kw: getattr(client, method)(Bucket="stack-backups", **kw)
+    """bucket(method, **arguments): one boto3 S3 call on the testbed's bucket; a Body is bytes."""
+    cfg = json.dumps({"endpoint_url": testbed.load_state()["s3_endpoint"], "region_name": "us-east-1",
+                      "aws_access_key_id": secrets["s3_access_key_id"],
+                      "aws_secret_access_key": secrets["s3_secret_access_key"]})
+
+    def call(method, **kw):
+        if "Body" in kw:
+            kw["Body"] = base64.b64encode(kw["Body"]).decode()
+        proc = subprocess.run([sys.executable, "-c", S3, cfg, method, json.dumps(kw)], capture_output=True,
+                              text=True, check=True)
+        out = json.loads(proc.stdout)
+        if "Body" in out:
+            out["Body"] = base64.b64decode(out["Body"])
+        return out
+    return call
 
 
 def back_up():
@@ -63,7 +90,7 @@ def test_the_object_in_s3_has_the_manifests_size_and_sha256(made, bucket):
     m = made.manifest
     head = bucket("head_object", Key=m["s3_key"])
     assert (head["ContentLength"], head["Metadata"]["sha256"]) == (m["size_bytes"], m["sha256"])
-    stored = json.loads(bucket("get_object", Key=f"db2/{m['id']}/manifest.json")["Body"].read())
+    stored = json.loads(bucket("get_object", Key=f"db2/{m['id']}/manifest.json")["Body"])
     assert stored == m
 
 
@@ -75,7 +102,7 @@ def test_the_manifest_records_rows_revision_position_and_tools(made):
 
 
 def test_the_artifact_is_encrypted_and_decrypts_to_a_backup_of_the_databases(made, bucket, testbed, tmp_path):
-    data = bucket("get_object", Key=made.manifest["s3_key"])["Body"].read()
+    data = bucket("get_object", Key=made.manifest["s3_key"])["Body"]
     assert data.startswith(b"age-encryption.org/v1")
     plain = subprocess.run(f"age -d -i {testbed.state_dir / BACKUP_IDENTITY} | zstd -d", shell=True, input=data,
                            capture_output=True, check=True).stdout
@@ -85,7 +112,7 @@ def test_the_artifact_is_encrypted_and_decrypts_to_a_backup_of_the_databases(mad
 def test_a_corrupted_artifact_fails_verification(made, host):
     h, path = host("db2"), f"{LOCAL}/{made.manifest['artifact']}"
     assert h.run(f"stack-backup verify {made.backup_id}").rc == 0
-    flip = f"import sys; f = open(sys.argv[1], 'r+b'); f.seek(100); b = f.read(1); f.seek(100); f.write(bytes([b[0] ^ 1]))"
+    flip = "import sys; f = open(sys.argv[1], 'r+b'); f.seek(100); b = f.read(1); f.seek(100); f.write(bytes([b[0] ^ 1]))"
     h.run_expect([0], "python3 -c %s %s", flip, path)
     try:
         bad = h.run(f"stack-backup verify {made.backup_id}")
