@@ -249,6 +249,8 @@ SCHEMA = {
     "backup_s3_region": optional(matching(r"[a-z0-9-]{2,32}", "an S3 region name")),
     "backup_s3_keep_days": integer(1, 3650),
     "backup_s3_sse": optional(one_of("AES256", "aws:kms")),
+    # tasks/restore.py's argument (--data backup_id=...), never in group data
+    "backup_id": matching(r"latest|[0-9]{8}T[0-9]{6}Z", "'latest' or a backup id like 20261125T020000Z"),
     "redis_maxmemory": redis_size,
     "redis_maxmemory_policy": one_of("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                                      "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"),

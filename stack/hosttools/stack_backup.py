@@ -8,6 +8,10 @@ root over the server's unix socket.
     stack-backup run              back up now: the stream, the upload, the manifest, retention
     stack-backup list             backups with a manifest, newest last (id, method, size, where)
     stack-backup verify ID|latest the artifact's sha256 against its manifest (from S3 if not local)
+    stack-backup stage ID|latest --identity FILE [--from HOST]
+                                  fetch, verify, decrypt and prepare aside; touches nothing
+    stack-backup swap             stop the server, swap the staged datadir in, check the rows
+                                  (the old datadir comes back if anything fails); physical only
     stack-backup bucket --check   exit 1 if the bucket is missing
     stack-backup bucket --ensure  create it: versioning, and a lifecycle rule for leftovers, where allowed
 
@@ -24,6 +28,7 @@ Standalone on purpose: Python 3, python3-pymysql and python3-boto3 only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -116,6 +121,28 @@ def facts(cfg: dict) -> dict:
         conn.close()
 
 
+@contextlib.contextmanager
+def replica_paused(cfg: dict):
+    """On a replica, its SQL thread stops for the backup and the count, so that the
+    manifest's row counts are exactly the backup's; it catches up afterwards."""
+    import pymysql
+
+    conn = pymysql.connect(unix_socket=cfg["socket"], user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW SLAVE STATUS")
+            replica = cur.fetchone() is not None
+            if replica:
+                cur.execute("STOP SLAVE SQL_THREAD")
+            try:
+                yield
+            finally:
+                if replica:
+                    cur.execute("START SLAVE SQL_THREAD")
+    finally:
+        conn.close()
+
+
 def tool_versions(cfg: dict) -> dict:
     tools = {"zstd": ["zstd", "--version"], "age": ["age", "--version"],
              source_command(cfg)[0]: [source_command(cfg)[0], "--version"]}
@@ -130,10 +157,10 @@ def datadir_bytes(path: str = "/var/lib/mysql") -> int:
 class Store:
     """The backups on this host (local_dir) and in S3 (``<prefix>/<id>/...``)."""
 
-    def __init__(self, cfg: dict):
+    def __init__(self, cfg: dict, prefix: str | None = None):
         self.cfg = cfg
         self.dir = cfg["local_dir"]
-        self.prefix = cfg["host"]
+        self.prefix = prefix or cfg["host"]  # another host's backups: read from S3 only
 
     # -- local -----------------------------------------------------------------------
     def artifact(self, bid: str, method: str) -> str:
@@ -144,6 +171,8 @@ class Store:
 
     def manifests(self) -> list[dict]:
         """Local manifests, oldest first. Artifacts without one are not backups."""
+        if self.prefix != self.cfg["host"]:
+            return []
         out = []
         for name in sorted(os.listdir(self.dir)):
             if name.endswith(".json"):
@@ -238,17 +267,19 @@ def run(cfg: dict) -> int:
     started, clock = now(), time.monotonic()
     bid, method = backup_id(started), cfg["method"]
     artifact = store.artifact(bid, method)
-    try:
-        size, sha256 = stream(cfg, artifact + ".partial")
-        os.replace(artifact + ".partial", artifact)
-    except BaseException:
-        if os.path.exists(artifact + ".partial"):
-            os.unlink(artifact + ".partial")
-        raise
+    with replica_paused(cfg):  # the rows counted are the rows backed up
+        try:
+            size, sha256 = stream(cfg, artifact + ".partial")
+            os.replace(artifact + ".partial", artifact)
+        except BaseException:
+            if os.path.exists(artifact + ".partial"):
+                os.unlink(artifact + ".partial")
+            raise
+        server = facts(cfg)
     manifest = {"id": bid, "method": method, "host": cfg["host"], "environment": cfg["environment"],
                 "databases": cfg["databases"], "artifact": os.path.basename(artifact), "size_bytes": size,
                 "sha256": sha256, "recipient": cfg["recipient"], "tools": tool_versions(cfg),
-                "duration_s": round(time.monotonic() - clock, 1), "s3_key": None, **facts(cfg)}
+                "duration_s": round(time.monotonic() - clock, 1), "s3_key": None, **server}
     store.write_manifest(manifest)  # from here on it is a backup, uploaded or not
     print(f"backup {bid}: {method}, {size} bytes, sha256 {sha256}, {manifest['duration_s']}s")
     failures = []
@@ -280,9 +311,10 @@ def find(store: Store, which: str) -> dict:
     return known[bid]
 
 
-def verify(store: Store, which: str) -> int:
-    m = find(store, which)
-    path = store.artifact(m["id"], m["method"])
+def fetch(store: Store, m: dict, keep: str | None = None) -> str:
+    """The artifact's sha256 checked against its manifest: the local copy, or S3's
+    (downloaded to ``keep`` when given, else only read). Returns where it was."""
+    path = store.artifact(m["id"], m["method"]) if store.prefix == store.cfg["host"] else ""
     digest = hashlib.sha256()
     if os.path.exists(path):
         with open(path, "rb") as f:
@@ -291,13 +323,140 @@ def verify(store: Store, which: str) -> int:
         where = path
     else:
         body = store.s3().get_object(Bucket=store.cfg["s3"]["bucket"], Key=m["s3_key"])["Body"]
-        while chunk := body.read(CHUNK):
-            digest.update(chunk)
-        where = f"s3://{store.cfg['s3']['bucket']}/{m['s3_key']}"
+        out = os.fdopen(os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") if keep else None
+        try:
+            while chunk := body.read(CHUNK):
+                digest.update(chunk)
+                if out:
+                    out.write(chunk)
+        finally:
+            if out:
+                out.close()
+        where = keep or f"s3://{store.cfg['s3']['bucket']}/{m['s3_key']}"
     if digest.hexdigest() != m["sha256"]:
         raise Failure(f"{m['id']}: {where} does not match its manifest's sha256")
-    print(f"{m['id']}: {where} matches sha256 {m['sha256']}")
+    return where
+
+
+def verify(store: Store, which: str) -> int:
+    m = find(store, which)
+    print(f"{m['id']}: {fetch(store, m)} matches sha256 {m['sha256']}")
     return 0
+
+
+def pipeline(*commands: list[str], stdin_path: str) -> None:
+    """commands[0] < stdin_path | commands[1] | ...; any stage failing fails it all."""
+    procs, prev = [], open(stdin_path, "rb")
+    for i, cmd in enumerate(commands):
+        last = i == len(commands) - 1
+        proc = subprocess.Popen(cmd, stdin=prev, stdout=subprocess.DEVNULL if last else subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        prev.close()
+        prev = proc.stdout
+        procs.append(proc)
+    errors = []
+    for cmd, proc in zip(commands, procs):
+        err = proc.stderr.read().decode(errors="replace")
+        if proc.wait() != 0:
+            errors.append(f"{cmd[0]} exited {proc.returncode}: {err.strip()[-1000:]}")
+    if errors:
+        raise Failure("; ".join(errors))
+
+
+def sh(*cmd: str):
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise Failure(f"{' '.join(cmd)} failed: {(proc.stderr or proc.stdout).strip()[-1000:]}")
+
+
+def counts(cfg: dict) -> dict:
+    return facts(cfg)["rows"]
+
+
+def stage(cfg: dict, which: str, identity: str, source: str | None) -> int:
+    """Everything that can fail without harm: the checksum, the decryption,
+    mariadb-backup --prepare, all aside in the staging directory."""
+    clock = time.monotonic()
+    store = Store(cfg, prefix=source)
+    m = find(store, which)
+    if m["method"] != "physical":
+        raise Failure(f"{m['id']} is a {m['method']} backup: only physical restores are built yet")
+    work = staging(cfg)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(os.path.join(work, "data"), mode=0o700)
+    try:
+        artifact = fetch(store, m, keep=os.path.join(work, "artifact"))
+        print(f"{m['id']}: {artifact} matches sha256 {m['sha256']}")
+        pipeline(["age", "--decrypt", "-i", identity], ["zstd", "-d", "-q"],
+                 ["mbstream", "-x", "-C", os.path.join(work, "data")], stdin_path=artifact)
+        os.unlink(artifact)
+        sh("mariadb-backup", "--prepare", f"--target-dir={os.path.join(work, 'data')}")
+        with open(os.path.join(work, "manifest.json"), "w") as f:
+            json.dump({**m, "staged_s": round(time.monotonic() - clock, 1)}, f)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    print(f"{m['id']}: decrypted and prepared in {time.monotonic() - clock:.1f}s; nothing was touched")
+    return 0
+
+
+def staging(cfg: dict) -> str:
+    return os.path.join(cfg["local_dir"], "restore")
+
+
+def swap(cfg: dict) -> int:
+    work = staging(cfg)
+    try:
+        with open(os.path.join(work, "manifest.json")) as f:
+            m = json.load(f)
+    except FileNotFoundError:
+        raise Failure("nothing is staged: run stack-backup stage first") from None
+    clock = time.monotonic()
+    try:
+        swap_in(cfg, os.path.join(work, "data"), m)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"restored {m['id']}: swapped in {time.monotonic() - clock:.1f}s after {m['staged_s']}s of staging; "
+          "rows match the manifest")
+    return 0
+
+
+def swap_in(cfg: dict, staged: str, m: dict):
+    datadir, aside = "/var/lib/mysql", f"/var/lib/mysql.before-{m['id']}"
+    sh("systemctl", "stop", "mariadb")
+    os.rename(datadir, aside)
+    try:
+        os.makedirs(datadir, mode=0o750)
+        sh("mariadb-backup", "--copy-back", f"--target-dir={staged}", f"--datadir={datadir}")
+        sh("chown", "-R", "mysql:mysql", datadir)
+        sh("systemctl", "start", "mariadb")
+        forget_replication(cfg)
+        found = counts(cfg)
+        if found != m["rows"]:
+            wrong = sorted(t for t in set(found) | set(m["rows"]) if found.get(t) != m["rows"].get(t))
+            raise Failure(f"row counts differ from the manifest in {wrong}")
+    except BaseException:
+        subprocess.run(["systemctl", "stop", "mariadb"])
+        shutil.rmtree(datadir, ignore_errors=True)
+        os.rename(aside, datadir)
+        subprocess.run(["systemctl", "start", "mariadb"])
+        print("the server is back on its data from before the restore", file=sys.stderr)
+        raise
+    shutil.rmtree(aside)
+
+
+def forget_replication(cfg: dict):
+    """A backup taken on a replica carries its replication state: this server starts
+    anew as a primary with a fresh binlog, and its replicas are seeded again."""
+    import pymysql
+
+    conn = pymysql.connect(unix_socket=cfg["socket"], user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for sql in ("STOP SLAVE", "RESET SLAVE ALL", "RESET MASTER", "SET GLOBAL gtid_slave_pos = ''"):
+                cur.execute(sql)
+    finally:
+        conn.close()
 
 
 def bucket(store: Store, ensure: bool) -> int:
@@ -340,6 +499,11 @@ def main(argv=None) -> int:
     sub.add_parser("list")
     sp = sub.add_parser("verify")
     sp.add_argument("id")
+    sub.add_parser("swap")
+    sp = sub.add_parser("stage")
+    sp.add_argument("id")
+    sp.add_argument("--identity", required=True, help="age identity file (keep it on tmpfs)")
+    sp.add_argument("--from", dest="source", help="the host whose backups to read (default: this one)")
     sp = sub.add_parser("bucket")
     mode = sp.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true")
@@ -350,6 +514,10 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "run":
             return run(cfg)
+        if args.cmd == "stage":
+            return stage(cfg, args.id, args.identity, args.source)
+        if args.cmd == "swap":
+            return swap(cfg)
         store = Store(cfg)
         if args.cmd == "bucket":
             return bucket(store, ensure=args.ensure)

@@ -9,6 +9,7 @@ from the 0600 desired-state file, and never puts one on a command line.
     stack-mysql accounts --apply   databases, users, grants, secure installation
     stack-mysql replica --check    exit 0 if replicating, 1 if not
     stack-mysql replica --ensure   seed from the primary and start replicating
+    stack-mysql replica --reseed   drop what this replica holds, then seed again (after a restore)
 
 Standalone on purpose: Python 3 and python3-pymysql, nothing from this repo.
 """
@@ -214,10 +215,12 @@ def replicating(status, d) -> bool:
             and status[d["sql_running"]] == "Yes")
 
 
-def replica(desired, ensure: bool, timeout: float = 60) -> int:
+def replica(desired, ensure: bool, timeout: float = 60, reseed: bool = False) -> int:
     d = DIALECT[desired["flavour"]]
     src = desired["replication"]
     with connect(desired) as conn, conn.cursor() as cur:
+        if reseed:  # the primary was restored: what this replica holds follows nothing any more
+            unseed(cur, d)
         status = replica_status(cur, d)
         if replicating(status, d):
             print(f"replicating from {status.get('Master_Host') or status.get('Source_Host')}")
@@ -314,13 +317,15 @@ def main(argv=None) -> int:
         mode = sp.add_mutually_exclusive_group(required=True)
         mode.add_argument("--check", action="store_true")
         mode.add_argument("--apply" if name == "accounts" else "--ensure", action="store_true", dest="act")
+        if name == "replica":
+            mode.add_argument("--reseed", action="store_true")
     args = p.parse_args(argv)
     with open(args.desired) as f:
         desired = json.load(f)
     try:
         if args.cmd == "accounts":
             return accounts(desired, apply=args.act)
-        return replica(desired, ensure=args.act)
+        return replica(desired, ensure=args.act or args.reseed, reseed=args.reseed)
     except Failure as e:
         print(f"stack-mysql: {e}", file=sys.stderr)
         return 2

@@ -38,10 +38,15 @@ def dry(tmp_path_factory):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dry",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
 
+    identity = tmp / "backup-identity.txt"  # tasks/restore.py wants one, and production's confirmation
+    subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True)
+
     def run(deploy_file):
         return run_pyinfra("tests/chroot/production.py", "--dry", deploy_file,
                            "--data", f"nginx_tls_certificate={cert}", "--data", f"nginx_tls_key={key}",
-                           env={"STACK_DRY_ROOT": str(root), "STACK_SECRETS_FILE": str(secrets)})
+                           "--data", "confirm=production",
+                           env={"STACK_DRY_ROOT": str(root), "STACK_SECRETS_FILE": str(secrets),
+                                "STACK_BACKUP_AGE_IDENTITY_FILE": str(identity)})
     yield run
     subprocess.run(["umount", str(root / "proc")], check=True)
     subprocess.run(["umount", str(root)], check=True)

@@ -1,0 +1,77 @@
+"""Restore a backup onto the db primary: `pyinfra inventories/production.py tasks/restore.py
+--data backup_id=latest|<id> --data confirm=production`, with the age identity that
+decrypts backups on the controller, in STACK_BACKUP_AGE_IDENTITY_FILE.
+
+In order: maintenance on (web hosts); on the primary, the backup is fetched from
+S3, checked against its manifest's sha256, decrypted and prepared aside before
+anything is touched, then swapped in (the old datadir comes back if anything
+fails) and its row counts checked; the replicas are seeded again from it;
+maintenance off. The identity reaches the primary only in /run (tmpfs), in a
+0700 directory of the deploy user, and is removed afterwards, whatever happened.
+"""
+
+import os
+from pathlib import Path
+
+from pyinfra import host, inventory
+from pyinfra.operations import files, python, server
+
+from stack import rollout, topology
+from stack.shell import argv
+from stack.validate import environment_of
+
+backup_id = host.data.get("backup_id", "latest")  # its form is checked by preflight
+environment = environment_of(host)
+if environment != "testbed" and host.data.get("confirm") != environment:
+    raise ValueError(f"restoring replaces the {environment} database: add --data confirm={environment}")
+identity = Path(os.environ.get("STACK_BACKUP_AGE_IDENTITY_FILE", ""))
+if not identity.is_file():
+    raise ValueError("STACK_BACKUP_AGE_IDENTITY_FILE must name the age identity file that decrypts the backups")
+
+primary, source = topology.primary(), topology.backup_source()
+RUN_DIR = "/run/stack-restore"
+
+
+def on_host(*command, what):
+    ok, out = host.run_shell_command(argv(*command), _sudo=bool(host.data.get("_sudo")), print_output=True)
+    if not ok:
+        raise RuntimeError(f"{what} failed: {out.stderr}")
+
+
+def stage():
+    on_host("install", "-d", "-m", "0700", "-o", host.data.ssh_user, RUN_DIR, what=f"making {RUN_DIR}")
+    try:
+        if not host.put_file(str(identity), f"{RUN_DIR}/identity"):
+            raise RuntimeError("the identity could not be uploaded")
+        on_host("stack-backup", "stage", backup_id, "--identity", f"{RUN_DIR}/identity", "--from", source.name,
+                what=f"staging backup {backup_id}")
+    finally:
+        host.run_shell_command(argv("rm", "-rf", RUN_DIR), _sudo=bool(host.data.get("_sudo")))
+
+
+def swap():
+    on_host("stack-backup", "swap", what="the swap")
+
+
+# Every host has every step (each one skipped where it does not apply): shared
+# operations keep pyinfra's order across hosts, so no replica is seeded before the
+# primary's swap. Nothing is touched until the backup is staged on the primary.
+is_primary = host.name == primary.name
+is_web = "web_servers" in host.groups
+is_replica = "db_servers" in host.groups and not is_primary
+web = inventory.get_group("web_servers", [])
+flag = web[0].data.nginx_maintenance_flag if web else "/nonexistent"
+
+
+def primary_ok():
+    return not rollout.failed([primary.name])
+
+
+python.call(name=f"Backup {backup_id} staged on the primary", function=stage, _if=lambda: is_primary)
+files.file(name="Maintenance on", path=flag, present=True, _if=lambda: is_web and primary_ok())
+python.call(name="Primary's data swapped for the backup", function=swap, _if=lambda: is_primary)
+server.shell(name="Replica seeded again from the restored primary", commands=["stack-mysql replica --reseed"],
+             _if=lambda: is_replica and primary_ok())
+# After a failed swap the old data is back, but maintenance stays on until a person
+# has looked (stack-backup said what happened); a failed staging never turned it on.
+files.file(name="Maintenance off", path=flag, present=False, _if=lambda: is_web and primary_ok())
