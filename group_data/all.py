@@ -93,6 +93,12 @@ influxdb_apt_key_url = None
 # InfluxData's archive key, the one its install docs verify.
 influxdb_apt_key_fingerprint = "AC10D7449F343ADCEFDDC2B6DA61C26A0585BD3B"
 
+# -- Backups (the rest: db_servers.py) -----------------------------------------------
+# Back up the databases (bool): stack-backup, its timer and S3 on the db hosts,
+# and the backup and drill alerts in Grafana. Needs the s3_* secrets and
+# backup_age_recipient.
+backup_enabled = False
+
 # -- Telegraf: metrics from every host into InfluxDB -----------------------------
 # Install and run Telegraf on every host (its package comes from InfluxData's repository).
 telegraf_enabled = True

@@ -53,3 +53,7 @@ grafana_alert_cpu_for = 300
 grafana_alert_memory_percent = 85
 # ... when it lasts this long (seconds).
 grafana_alert_memory_for = 300
+# With backup_enabled: alert when no backup succeeded for this long (hours; daily backups + slack) ...
+grafana_alert_backup_age_hours = 26
+# ... and when no restore drill succeeded for this long (days; the drill is weekly).
+grafana_alert_drill_age_days = 8

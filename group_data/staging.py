@@ -14,3 +14,6 @@ influxdb_apt_key_url = "https://apt-mirror.staging.example.com/influxdata/influx
 grafana_apt_url = "https://apt-mirror.staging.example.com/grafana"
 # Grafana's signing key (URL; fingerprint pinned in group_data/monitoring_servers.py).
 grafana_apt_key_url = "https://apt-mirror.staging.example.com/grafana/gpg.key"
+# Daily encrypted backups to S3 (seed 001), with their alerts (bool); the bucket
+# and retention are in db_servers.py, the keys are the s3_* secrets.
+backup_enabled = True

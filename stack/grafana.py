@@ -77,14 +77,16 @@ P99 = Series("nginx_access", "request_time", agg="p99", by=None)
 
 # seed 000: "database monitoring" (connections, query time, migration status,
 # backup status) and "application performance" (response time, error rate,
-# memory, CPU). Migration and backup status come with the flows that write
-# them: a panel of something nobody writes would only ever be empty.
+# memory, CPU). Migration status comes with the flow that writes it: a panel of
+# something nobody writes would only ever be empty.
 DASHBOARDS = {
     "database-monitoring": ("Database monitoring", [
         Panel("Connections (threads connected)", Series("mysql", "threads_connected", agg="max"), "short"),
         Panel("Queries per minute", Series("mysql", "queries", agg="per_minute"), "short"),
         Panel("Query time: slow queries per minute (over mysql_long_query_time)",
               Series("mysql", "slow_queries", agg="per_minute"), "short"),
+        Panel("Backups: success (1) or failure (0)", Series("backup", "success", agg="last"), "short", "stat"),
+        Panel("Restore drills: RTO", Series("restore", "duration_s", agg="last", where=(("kind", "drill"),)), "s", "stat"),
     ]),
     "application-performance": ("Application performance", [
         Panel("Response time at nginx (mean)", Series("nginx_access", "request_time", by=None), "s"),
@@ -138,7 +140,14 @@ def alerts(data) -> list[tuple[str, str, Series, str, float, int, int, str]]:
          data.grafana_alert_cpu_percent, 60, data.grafana_alert_cpu_for, "NoData"),
         ("stack-memory", f"Memory above {data.grafana_alert_memory_percent} %", MEMORY, "gt",
          data.grafana_alert_memory_percent, 60, data.grafana_alert_memory_for, "NoData"),
-    ]
+    ] + ([  # none while nothing backs up: they would fire forever. No point at all is the alert.
+        ("stack-backup", f"No successful backup in {data.grafana_alert_backup_age_hours} h",
+         Series("backup", "success", agg="max", by=None), "lt", 1, data.grafana_alert_backup_age_hours * 3600, 0,
+         "Alerting"),
+        ("stack-restore-drill", f"No successful restore drill in {data.grafana_alert_drill_age_days} days",
+         Series("restore", "success", agg="max", where=(("kind", "drill"),), by=None), "lt", 1,
+         data.grafana_alert_drill_age_days * 86400, 0, "Alerting"),
+    ] if data.backup_enabled else [])
 
 
 def alert_rules(major: int, bucket: str, rp: str, data) -> dict:

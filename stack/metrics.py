@@ -64,3 +64,25 @@ def write_deployment(state, success: bool):
                     f"(release {artifact.LAST_RELEASE or 'none'}, success={int(success)})")
     else:
         logger.warning(f"deployment point not written on {writer.name}: {output.stderr}")
+
+
+def host_writer_config(host) -> dict | None:
+    """What stack-influx needs to write points from ``host`` itself (flows run by
+    its timers, with no controller): the first monitoring host's InfluxDB, the
+    write-only writer, and the webhook where failures are posted. None without
+    a monitoring host."""
+    from stack import secrets
+
+    monitors = host.inventory.get_group("monitoring_servers", [])
+    if not monitors:
+        return None
+    mon = monitors[0].data
+    return {
+        "major": mon.influxdb_major,
+        "url": f"http://{mon.private_address}:{mon.influxdb_port}",
+        "database": host.data.influxdb_bucket,
+        "retention_days": host.data.influxdb_retention_days,
+        "writer_user": host.data.influxdb_writer_user,
+        "writer_password": secrets.get("influxdb_writer_password", host),
+        "webhook_url": secrets.get("alert_webhook_url", host) if mon.influxdb_failure_webhook else None,
+    }

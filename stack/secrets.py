@@ -42,12 +42,13 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
 WHEN = {
     "grafana_admin_password": lambda d: d.get("grafana_enabled", True),
     "grafana_secret_key": lambda d: d.get("grafana_enabled", True),
-    "influxdb_writer_password": lambda d: "monitoring_servers" in d["_groups"] or d.get("telegraf_enabled", True),
+    "influxdb_writer_password": lambda d: "monitoring_servers" in d["_groups"] or d.get("telegraf_enabled", True) or (
+        "db_servers" in d["_groups"] and bool(d.get("backup_enabled"))),  # backup points from the db hosts
     "alert_webhook_url": lambda d: bool(d.get("influxdb_failure_webhook")) or (
         d.get("grafana_enabled", True) and "webhook" in d.get("grafana_alert_channels", ())),
     "alert_slack_url": lambda d: d.get("grafana_enabled", True) and "slack" in d.get("grafana_alert_channels", ()),
-    "s3_access_key_id": lambda d: bool(d.get("backup_enabled")) and bool(d.get("backup_s3_endpoint")),
-    "s3_secret_access_key": lambda d: bool(d.get("backup_enabled")) and bool(d.get("backup_s3_endpoint")),
+    "s3_access_key_id": lambda d: bool(d.get("backup_enabled")),
+    "s3_secret_access_key": lambda d: bool(d.get("backup_enabled")),
     "backup_age_recipient": lambda d: bool(d.get("backup_enabled")),
 }
 

@@ -39,6 +39,12 @@ CONFIG = "/etc/stack/influxdb.json"
 # measurement -> tags and fields (field -> type) that the ops flows write
 MEASUREMENTS = {
     "deployment": {"tags": ["environment", "release"], "fields": {"duration_s": float, "success": int}},
+    # stack-backup run, on the backup source host (its timer, or tasks/backup.py)
+    "backup": {"tags": ["environment", "host", "method"],
+               "fields": {"duration_s": float, "size_bytes": int, "success": int}},
+    # stack-backup swap (tasks/restore.py, kind=restore) and drill (tasks/restore_drill.py):
+    # duration_s is the RTO, from the start of the staging to the rows checked
+    "restore": {"tags": ["environment", "host", "kind", "method"], "fields": {"duration_s": float, "success": int}},
 }
 
 

@@ -158,10 +158,25 @@ def test_alert_thresholds_are_the_seed_values():
     assert threshold("stack-cpu")["params"] == [80] and threshold("stack-memory")["params"] == [85]
 
 
-def test_no_backup_alert_while_nothing_backs_up():
-    # it would fire forever: no code writes a backup point yet
-    rules = grafana.alert_rules(1, "metrics", "90d", data())["groups"][0]["rules"]
-    assert [r["uid"] for r in rules if "backup" in r["uid"]] == []
+def rules_with(backup_enabled: bool) -> dict:
+    d = data()
+    d.backup_enabled = backup_enabled
+    return {r["uid"]: r for r in grafana.alert_rules(1, "metrics", "90d", d)["groups"][0]["rules"]}
+
+
+def test_no_backup_or_drill_alert_while_backups_are_off():
+    # they would fire forever: nothing writes a backup point then
+    assert {"stack-backup", "stack-restore-drill"}.isdisjoint(rules_with(False))
+
+
+def test_with_backups_on_no_successful_backup_in_26_hours_or_drill_in_8_days_alerts():
+    rules = rules_with(True)
+    for uid, seconds in (("stack-backup", 26 * 3600), ("stack-restore-drill", 8 * 86400)):
+        rule = rules[uid]
+        assert rule["data"][0]["relativeTimeRange"]["from"] == seconds
+        assert rule["data"][2]["model"]["conditions"][0]["evaluator"] == {"type": "lt", "params": [1]}
+        assert rule["noDataState"] == "Alerting"  # no point at all is the failure
+    assert "'kind' = 'drill'" in rules["stack-restore-drill"]["data"][0]["model"]["query"].replace('"', "'")
 
 
 def test_contact_points_follow_the_channels_in_data():
