@@ -23,14 +23,13 @@ mysql_server_id = None
 mysql_app_privileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX",
                         "REFERENCES", "CREATE TEMPORARY TABLES", "LOCK TABLES", "CREATE VIEW", "SHOW VIEW",
                         "TRIGGER"]
-# What a consistent dump needs (--single-transaction, routines, triggers, events, GTID position).
+# What a consistent dump (--single-transaction, routines, triggers, events, GTID position)
+# and the binlog archive (reading the primary's binlog, FLUSH BINARY LOGS) need.
 mysql_backup_privileges = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "PROCESS",
-                           "REPLICATION CLIENT"]
+                           "REPLICATION CLIENT", "REPLICATION SLAVE"]
 
 # -- backups (stack-backup; tasks/backup_schedule.py) ---------------------------------
-# Back up the databases: the program, its daily timer, S3 (bool). Needs the
-# s3_* secrets (with an endpoint or AWS) and backup_age_recipient.
-backup_enabled = False
+# (backup_enabled, which the monitoring host's alerts follow too, is in all.py.)
 # "physical" (mariadb-backup: fast restore) or "logical" (mariadb-dump: portable, per database).
 backup_method = "physical"
 # Where backups run: "replica" (the first replica, if there is one, else the primary) or "primary".
@@ -49,5 +48,8 @@ backup_s3_bucket = "stack-backups"
 backup_s3_region = None
 # Backups in S3 are kept this long (days, seed 001: 30); the newest is never deleted.
 backup_s3_keep_days = 30
+# The binlog archive closes the primary's binlog at least this often when anything
+# was written, so no transaction waits longer to be offsite: the RPO (seconds).
+backup_binlog_flush_seconds = 300
 # Server-side encryption asked of S3 (None, "AES256" or "aws:kms"), on top of age's.
 backup_s3_sse = None

@@ -15,3 +15,5 @@ grafana_enabled = False
 telegraf_enabled = False
 # The testbed runs a real S3 server (SeaweedFS) on its bridge: backups on (bool).
 backup_enabled = True
+# Tests wait for the binlog archive: close the primary's binlog sooner (seconds).
+backup_binlog_flush_seconds = 20

@@ -4,6 +4,8 @@ Runs stack-backup on the backup source host (the first replica, or the primary;
 tasks/backup_schedule.py installed it) and prints what it made: the id, size,
 duration and S3 key. Exits non-zero if the backup or its upload failed; a
 backup whose upload failed is kept on the host and uploaded by the next run.
+`--data backup_method=logical` makes a logical backup this once (single-database
+restores need one).
 """
 
 from pyinfra import host
@@ -13,10 +15,9 @@ from stack import topology
 from stack.shell import argv
 
 
-
 def back_up():
-    ok, output = host.run_shell_command(argv("stack-backup", "run"), _sudo=bool(host.data.get("_sudo")),
-                                        print_output=True)
+    ok, output = host.run_shell_command(argv("stack-backup", "run", "--method", host.data.backup_method),
+                                        _sudo=bool(host.data.get("_sudo")), print_output=True)
     if not ok:
         raise RuntimeError(f"{host.name}: backup failed: {output.stderr}")
 

@@ -1,28 +1,38 @@
 """Backups kept in place on db_servers (backup_enabled): stack-backup, its config,
-the S3 bucket, and the daily timer on the backup source host (the first replica,
-or the primary). stack/hosttools/stack_backup.py does the work on the host.
+the S3 bucket, and on the backup source host (the first replica, or the
+primary) the daily timer and the binlog archiver (point-in-time recovery).
+stack/hosttools/stack_backup.py does the work on the host.
 
 The config holds the S3 keys and the age *public* recipient: nothing on a db
 host can decrypt a backup.
 """
 
+import ipaddress
 import json
 
 from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import packages, secrets, topology
+from stack import metrics, packages, secrets, topology
 from stack.configs import secret_file
 from stack.validate import environment_of
 
+WRITER_CONFIG = "/etc/stack/influx-writer.json"
 is_source = topology.backup_source().name == host.name
+primary = topology.primary().data
 
 packages.present("Backup tools", ["mariadb-backup", "zstd", "age", "python3-boto3", "python3-pymysql"])
 files.directory(name="stack config directory", path="/etc/stack", mode="0700")
 files.directory(name="Local backups", path=host.data.backup_local_dir, mode="0700")
 files.put(name="stack-backup program", src="stack/hosttools/stack_backup.py", dest="/usr/local/sbin/stack-backup",
           mode="0755")
+# Points (backup, restore, drill) are written from here, by the timers too.
+writer = metrics.host_writer_config(host)
+if writer:
+    files.put(name="stack-influx program", src="stack/hosttools/stack_influx.py",
+              dest="/usr/local/sbin/stack-influx", mode="0755")
+    secret_file(name="InfluxDB writer config", dest=WRITER_CONFIG, content=json.dumps(writer, indent=1, sort_keys=True))
 config = secret_file(name="stack-backup config", dest="/etc/stack/backup.json", content=json.dumps({
     "method": host.data.backup_method,
     "host": host.name,
@@ -31,7 +41,18 @@ config = secret_file(name="stack-backup config", dest="/etc/stack/backup.json", 
     "databases": [host.data.mysql_app_database],
     "local_dir": host.data.backup_local_dir,
     "local_keep_days": host.data.backup_local_keep_days,
+    "metrics_config": WRITER_CONFIG if writer else None,
     "recipient": secrets.get("backup_age_recipient"),
+    # the archiver reads the primary's binlog as the backup user, under a server id
+    # outside every private range's derived ids (tasks/mysql.py derives them from addresses)
+    "binlog": {
+        "host": primary.private_address,
+        "port": host.data.mysql_port,
+        "user": host.data.mysql_backup_user,
+        "password": secrets.get("mysql_backup_password"),
+        "flush_seconds": host.data.backup_binlog_flush_seconds,
+        "server_id": 0xF0000000 + int(ipaddress.ip_address(host.data.private_address)) % 2**24,
+    },
     "s3": {
         "endpoint": host.data.backup_s3_endpoint,
         "bucket": host.data.backup_s3_bucket,
@@ -47,11 +68,14 @@ bucket_missing = host.get_fact(Command, command="stack-backup bucket --check >/d
 server.shell(name="Backup bucket (created if missing)", commands=["stack-backup bucket --ensure"],
              _if=lambda: is_source and (bucket_missing != "ok" or config.did_change()))
 
-units = [files.template(name=f"systemd stack-backup.{unit}", src=f"templates/backup/stack-backup.{unit}.j2",
-                        dest=f"/etc/systemd/system/stack-backup.{unit}", schedule=host.data.backup_schedule,
-                        backup_local_dir=host.data.backup_local_dir)
-         for unit in ("service", "timer")]
+units = [files.template(name=f"systemd {unit}", src=f"templates/backup/{unit}.j2", dest=f"/etc/systemd/system/{unit}",
+                        schedule=host.data.backup_schedule, backup_local_dir=host.data.backup_local_dir)
+         for unit in ("stack-backup.service", "stack-backup.timer", "stack-binlog-archive.service")]
 systemd.daemon_reload(name="systemd reload", _if=lambda: any(u.did_change() for u in units))
-# Only the source host backs up on schedule; the others have the program for ops.
-systemd.service(name="Daily backup timer" + ("" if is_source else " (off: not the backup source)"),
-                service="stack-backup.timer", running=is_source, enabled=is_source)
+# Only the source host backs up on schedule and archives binlogs; the others have the program for ops.
+off = "" if is_source else " (off: not the backup source)"
+systemd.service(name="Daily backup timer" + off, service="stack-backup.timer", running=is_source, enabled=is_source)
+systemd.service(name="Binlog archive" + off, service="stack-binlog-archive.service", running=is_source,
+                enabled=is_source)
+systemd.service(name="Binlog archive restarted for the new config", service="stack-binlog-archive.service",
+                restarted=True, _if=lambda: is_source and (config.did_change() or units[2].did_change()))

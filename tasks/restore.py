@@ -1,6 +1,9 @@
 """Restore a backup onto the db primary: `pyinfra inventories/production.py tasks/restore.py
 --data backup_id=latest|<id> --data confirm=production`, with the age identity that
-decrypts backups on the controller, in STACK_BACKUP_AGE_IDENTITY_FILE.
+decrypts backups on the controller, in STACK_BACKUP_AGE_IDENTITY_FILE. With
+`--data backup_database=NAME`, only that database, from a logical backup. With
+`--data until=2026-11-25T14:30:00Z` (UTC), a point-in-time restore: the latest
+physical backup before then, plus the binlog archive replayed up to then.
 
 In order: maintenance on (web hosts); on the primary, the backup is fetched from
 S3, checked against its manifest's sha256, decrypted and prepared aside before
@@ -10,47 +13,30 @@ maintenance off. The identity reaches the primary only in /run (tmpfs), in a
 0700 directory of the deploy user, and is removed afterwards, whatever happened.
 """
 
-import os
-from pathlib import Path
-
 from pyinfra import host, inventory
 from pyinfra.operations import files, python, server
 
-from stack import rollout, topology
-from stack.shell import argv
+from stack import backups, rollout, topology
 from stack.validate import environment_of
 
-backup_id = host.data.get("backup_id", "latest")  # its form is checked by preflight
+backup_id = host.data.get("backup_id", "latest")  # their form is checked by preflight
+database = host.data.get("backup_database")
+until = host.data.get("until")
 environment = environment_of(host)
 if environment != "testbed" and host.data.get("confirm") != environment:
     raise ValueError(f"restoring replaces the {environment} database: add --data confirm={environment}")
-identity = Path(os.environ.get("STACK_BACKUP_AGE_IDENTITY_FILE", ""))
-if not identity.is_file():
-    raise ValueError("STACK_BACKUP_AGE_IDENTITY_FILE must name the age identity file that decrypts the backups")
-
+identity = backups.identity_file()
 primary, source = topology.primary(), topology.backup_source()
-RUN_DIR = "/run/stack-restore"
-
-
-def on_host(*command, what):
-    ok, out = host.run_shell_command(argv(*command), _sudo=bool(host.data.get("_sudo")), print_output=True)
-    if not ok:
-        raise RuntimeError(f"{what} failed: {out.stderr}")
 
 
 def stage():
-    on_host("install", "-d", "-m", "0700", "-o", host.data.ssh_user, RUN_DIR, what=f"making {RUN_DIR}")
-    try:
-        if not host.put_file(str(identity), f"{RUN_DIR}/identity"):
-            raise RuntimeError("the identity could not be uploaded")
-        on_host("stack-backup", "stage", backup_id, "--identity", f"{RUN_DIR}/identity", "--from", source.name,
-                what=f"staging backup {backup_id}")
-    finally:
-        host.run_shell_command(argv("rm", "-rf", RUN_DIR), _sudo=bool(host.data.get("_sudo")))
+    backups.with_identity(host, identity, "stack-backup", "stage", backup_id, "--from", source.name,
+                          *(["--database", database] if database else []), *(["--until", until] if until else []),
+                          what=f"staging backup {backup_id}")
 
 
 def swap():
-    on_host("stack-backup", "swap", what="the swap")
+    backups.on_host(host, "stack-backup", "swap", what="the swap")
 
 
 # Every host has every step (each one skipped where it does not apply): shared

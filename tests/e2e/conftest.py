@@ -1,7 +1,11 @@
 """End-to-end: a testbed of its own (not the developer's), booted once per session,
 deployed through the pyinfra CLI, checked over SSH with pytest-testinfra."""
 
+import base64
+import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -68,6 +72,40 @@ def secrets(testbed):
 @pytest.fixture(scope="session")
 def address(testbed):
     return testbed.address
+
+
+# boto3 runs in a process of its own: pyinfra's CLI, which the tests import, has
+# gevent patch ssl after ssl was imported, and boto3 then recurses in SSLContext.
+S3 = """
+import base64, json, sys
+import boto3
+cfg, method, kw = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+if "Body" in kw:
+    kw["Body"] = base64.b64decode(kw["Body"])
+out = getattr(boto3.client("s3", **cfg), method)(Bucket="stack-backups", **kw)
+if "Body" in out:
+    out["Body"] = base64.b64encode(out["Body"].read()).decode()
+print(json.dumps(out, default=str))
+"""
+
+
+@pytest.fixture(scope="session")
+def bucket(testbed, secrets):
+    """bucket(method, **arguments): one boto3 S3 call on the testbed's bucket; a Body is bytes."""
+    cfg = json.dumps({"endpoint_url": testbed.load_state()["s3_endpoint"], "region_name": "us-east-1",
+                      "aws_access_key_id": secrets["s3_access_key_id"],
+                      "aws_secret_access_key": secrets["s3_secret_access_key"]})
+
+    def call(method, **kw):
+        if "Body" in kw:
+            kw["Body"] = base64.b64encode(kw["Body"]).decode()
+        proc = subprocess.run([sys.executable, "-c", S3, cfg, method, json.dumps(kw)], capture_output=True,
+                              text=True, check=True)
+        out = json.loads(proc.stdout)
+        if "Body" in out:
+            out["Body"] = base64.b64decode(out["Body"])
+        return out
+    return call
 
 
 def pyinfra_on_testbed(*args, **kw):

@@ -2,59 +2,28 @@
 (the replica, the backup source), to the testbed's real S3 server (SeaweedFS on the
 bridge address). Leaves the backups it made; the databases are untouched."""
 
-import base64
+import datetime
+import hashlib
 import json
 import os
 import re
 import signal
 import subprocess
-import sys
+import time
 
 import pytest
 
 from stack.testbed import s3 as testbed_s3
 from stack.testbed.access import BACKUP_IDENTITY
 from tests.e2e.conftest import pyinfra_on_testbed
+from tests.e2e.test_deploy import replica_reconnected
+from tests.e2e.test_influxdb import query, rows
 
 LOCAL = "/var/backups/stack"
 
 
-# boto3 runs in a process of its own: pyinfra's CLI, which the tests import, has
-# gevent patch ssl after ssl was imported, and boto3 then recurses in SSLContext.
-S3 = """
-import base64, json, sys
-import boto3
-cfg, method, kw = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-if "Body" in kw:
-    kw["Body"] = base64.b64decode(kw["Body"])
-out = getattr(boto3.client("s3", **cfg), method)(Bucket="stack-backups", **kw)
-if "Body" in out:
-    out["Body"] = base64.b64encode(out["Body"].read()).decode()
-print(json.dumps(out, default=str))
-"""
-
-
-@pytest.fixture(scope="module")
-def bucket(testbed, secrets):
-    """bucket(method, **arguments): one boto3 S3 call on the testbed's bucket; a Body is bytes."""
-    cfg = json.dumps({"endpoint_url": testbed.load_state()["s3_endpoint"], "region_name": "us-east-1",
-                      "aws_access_key_id": secrets["s3_access_key_id"],
-                      "aws_secret_access_key": secrets["s3_secret_access_key"]})
-
-    def call(method, **kw):
-        if "Body" in kw:
-            kw["Body"] = base64.b64encode(kw["Body"]).decode()
-        proc = subprocess.run([sys.executable, "-c", S3, cfg, method, json.dumps(kw)], capture_output=True,
-                              text=True, check=True)
-        out = json.loads(proc.stdout)
-        if "Body" in out:
-            out["Body"] = base64.b64decode(out["Body"])
-        return out
-    return call
-
-
-def back_up():
-    proc = pyinfra_on_testbed("tasks/backup.py", json_output=False)
+def back_up(*data):
+    proc = pyinfra_on_testbed("tasks/backup.py", *[a for d in data for a in ("--data", d)], json_output=False)
     proc.backup_id = (re.findall(r"backup (\d{8}T\d{6}Z): ", proc.stdout + proc.stderr) or [None])[-1]
     return proc
 
@@ -121,7 +90,23 @@ def test_a_corrupted_artifact_fails_verification(made, host):
         h.run_expect([0], "python3 -c %s %s", flip, path)
 
 
+def points(host, measurement, since: str, fields="success") -> list:
+    """[time, fields...] rows of the ops points written since ``since`` (RFC 3339)."""
+    return rows(query(host, "admin", f"SELECT {fields} FROM {measurement} WHERE time >= '{since}'"))
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_backup_writes_a_backup_point_with_its_size(made, host):
+    assert [r[1:] for r in rows(query(host, "admin", "SELECT success, size_bytes, host, method FROM backup "
+                                                     f"WHERE size_bytes = {made.manifest['size_bytes']}"))] \
+        == [[1, made.manifest["size_bytes"], "db2", "physical"]]
+
+
 def test_with_s3_down_the_backup_is_kept_and_the_next_run_uploads_it(made, testbed, secrets, host, bucket):
+    since = utc_now()
     weed = [int(p) for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(testbed_s3.weed())
             and str(testbed.state_dir) in _cmdline(p)]
     for pid in weed:
@@ -135,6 +120,7 @@ def test_with_s3_down_the_backup_is_kept_and_the_next_run_uploads_it(made, testb
     assert "the local backup is kept; the next run uploads it" in failed.stdout + failed.stderr
     kept = json.loads(host("db2").file(f"{LOCAL}/{failed.backup_id}.json").content_string)
     assert kept["s3_key"] is None
+    assert [r[1] for r in points(host, "backup", since)] == [0]  # the failure is on record
     again = back_up()
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"uploaded {failed.backup_id} to s3://" in again.stdout + again.stderr
@@ -147,3 +133,112 @@ def _cmdline(pid: str) -> str:
         return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+KILL = """
+import glob, json, subprocess, sys, time
+run = subprocess.Popen(["stack-backup", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+killed = False
+while run.poll() is None and not killed:
+    if glob.glob(sys.argv[1] + "/*.partial"):  # the stream has started
+        killed = subprocess.run(["pkill", "-KILL", "-x", "mariadbd"]).returncode == 0
+    time.sleep(0.001)
+out, err = run.communicate()
+print(json.dumps({"killed": killed, "rc": run.returncode, "out": out, "err": err}))
+"""
+
+
+def test_mysqld_killed_mid_backup_leaves_no_manifest_nor_partial_file_and_the_next_run_succeeds(made, host):
+    h = host("db2")
+    before = set(h.file(LOCAL).listdir())
+    for _ in range(5):  # the tiny testbed database backs up in a blink: try until the kill lands mid-stream
+        result = json.loads(h.check_output("python3 -c %s %s", KILL, LOCAL))
+        _server_back(h)
+        if result["killed"]:
+            break
+        before = set(h.file(LOCAL).listdir())
+    assert result["killed"] and result["rc"] == 2, result
+    assert "backup failed" in result["err"]
+    assert set(h.file(LOCAL).listdir()) == before  # nothing of the killed run stayed
+    replica_reconnected(h)
+    again = back_up()
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+def _server_back(h):
+    deadline = time.monotonic() + 60
+    while h.run("mariadb -e 'SELECT 1'").rc != 0:
+        assert time.monotonic() < deadline, "mariadb did not come back"
+        h.run("systemctl start mariadb")
+        time.sleep(1)
+
+
+def test_retention_deletes_only_expired_backups_locally_and_in_s3(made, host, bucket):
+    h, now = host("db2"), datetime.datetime.now(datetime.timezone.utc)
+    ids = {age: (now - datetime.timedelta(days=age)).strftime("%Y%m%dT%H%M%SZ") for age in (3, 10, 40)}
+    for age, bid in ids.items():  # earlier backups, as runs long ago left them (the data is not needed)
+        m = {**made.manifest, "id": bid, "artifact": f"{bid}.physical.zst.age",
+             "s3_key": f"db2/{bid}/{bid}.physical.zst.age"}
+        bucket("put_object", Key=m["s3_key"], Body=b"old")
+        bucket("put_object", Key=f"db2/{bid}/manifest.json", Body=json.dumps(m).encode())
+        h.run_expect([0], "python3 -c %s %s %s", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])",
+                     f"{LOCAL}/{bid}.json", json.dumps(m))
+        h.run_expect([0], "touch %s", f"{LOCAL}/{m['artifact']}")
+    try:
+        proc = back_up()
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        local = h.file(LOCAL).listdir()
+        # local copies are kept 7 days, S3's 30
+        assert f"{ids[3]}.json" in local and f"{ids[3]}.physical.zst.age" in local
+        assert not {f"{ids[10]}.json", f"{ids[10]}.physical.zst.age", f"{ids[40]}.json"} & set(local)
+        in_s3 = {o["Key"].split("/")[1] for o in bucket("list_objects_v2", Prefix="db2/").get("Contents", [])}
+        assert {ids[3], ids[10]} <= in_s3 and ids[40] not in in_s3
+    finally:  # back as it was: the made-up backups gone
+        for bid in ids.values():
+            for name in (f"{bid}.json", f"{bid}.physical.zst.age"):
+                h.run("rm -f %s", f"{LOCAL}/{name}")
+                bucket("delete_object", Key=f"db2/{bid}/{name}")
+            bucket("delete_object", Key=f"db2/{bid}/manifest.json")
+
+
+def test_the_binlog_archive_runs_on_the_backup_source_only(host):
+    assert host("db2").service("stack-binlog-archive").is_running
+    assert host("db2").service("stack-binlog-archive").is_enabled
+    assert not host("db1").service("stack-binlog-archive").is_enabled
+
+
+def binlog_keys(bucket) -> set[str]:
+    return {o["Key"] for o in bucket("list_objects_v2", Prefix="db2/binlog/").get("Contents", [])}
+
+
+def offsite(host, bucket, flush=False, timeout=90) -> float:
+    """Seconds until the primary's binlog as it ends now is archived in S3: once the
+    primary closes it (the archiver makes it, or ``flush`` does now)."""
+    h, known = host("db1"), binlog_keys(bucket)
+    current = h.check_output("mariadb -N -e 'SHOW MASTER STATUS'").split("\t")[0]
+    started = time.monotonic()
+    if flush:
+        h.run_expect([0], "mariadb -e 'FLUSH BINARY LOGS'")
+    while not any(k.endswith(f"-{current}.zst.age") for k in binlog_keys(bucket) - known):
+        assert time.monotonic() - started < timeout, f"{current} was not archived in {timeout}s"
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def test_a_committed_transaction_is_offsite_within_the_flush_interval(host, bucket):
+    from tests.conftest import MEASUREMENTS
+    flush = int(host("db2").check_output("python3 -c %s", "import json; print(json.load(open("
+                                         "'/etc/stack/backup.json'))['binlog']['flush_seconds'])"))
+    host("db1").run_expect([0], "mariadb -e 'CREATE TABLE sales.rpo_probe (id INT PRIMARY KEY); "
+                                "DROP TABLE sales.rpo_probe'")  # a write, leaving nothing behind
+    seconds = offsite(host, bucket)
+    MEASUREMENTS.append(f"binlog archive RPO: a write was offsite after {seconds:.1f}s (flush every {flush}s)")
+    assert seconds <= flush + 10
+
+
+def test_archived_binlogs_are_encrypted_and_carry_their_sha256(host, bucket):
+    offsite(host, bucket, flush=True)
+    key = sorted(binlog_keys(bucket))[-1]
+    obj = bucket("get_object", Key=key)
+    assert obj["Body"].startswith(b"age-encryption.org/v1")
+    assert obj["Metadata"]["sha256"] == hashlib.sha256(obj["Body"]).hexdigest()

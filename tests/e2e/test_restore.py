@@ -2,13 +2,15 @@
 restored onto db1 after its data is gone; db2 is seeded again from it. Refusals
 touch nothing. Ends with the data as it was before the test."""
 
+import re
 import subprocess
+import time
 
 import pytest
 
 from stack.testbed.access import BACKUP_IDENTITY
 from tests.e2e.conftest import pyinfra_on_testbed
-from tests.e2e.test_backup import back_up
+from tests.e2e.test_backup import back_up, offsite, points, utc_now
 from tests.e2e.test_deploy import replica_reconnected
 
 TABLES = "sales.sale, sales.sale_item, sales.stock_move, sales.alembic_version"
@@ -61,13 +63,85 @@ def test_a_malformed_backup_id_is_refused_before_any_host_is_contacted(testbed):
     assert "backup_id: 'latest;reboot' is not 'latest' or a backup id" in proc.stderr
 
 
-def test_a_restore_after_the_data_is_lost_gives_back_identical_tables(testbed, host, backed_up):
-    before, bid = backed_up
+def test_a_single_database_from_a_physical_backup_is_refused_before_anything_is_touched(testbed, host, backed_up):
+    run = server_run(host("db1"))
+    proc = restore(testbed, f"backup_id={backed_up[1]}", "backup_database=sales")
+    assert proc.returncode != 0 and "is a physical backup: it restores whole" in proc.stdout + proc.stderr
+    assert server_run(host("db1")) == run and not host("web1").file(FLAG).exists
+
+
+def restored_after_loss(testbed, host, before, bid, *data):
+    """The sales database dropped on the primary, then restored: the tables are
+    identical, on the replica too, and the site is out of maintenance."""
     host("db1").run_expect([0], "mariadb -e 'DROP DATABASE sales'")
-    proc = restore(testbed, f"backup_id={bid}")
+    since = utc_now()
+    proc = restore(testbed, f"backup_id={bid}", *data)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert f"restored {bid}" in proc.stdout + proc.stderr
     assert checksums(host("db1")) == before
     assert not host("web1").file(FLAG).exists
     replica_reconnected(host("db2"))
     assert checksums(host("db2")) == before
+    proc.points = points(host, "restore", since, "success, duration_s, kind, method")
+    return proc
+
+
+def test_a_physical_restore_after_the_data_is_lost_gives_back_identical_tables(testbed, host, backed_up):
+    proc = restored_after_loss(testbed, host, *backed_up)
+    assert re.search(rf"restored {backed_up[1]} \(sales\): .* RTO [\d.]+s", proc.stdout + proc.stderr)
+    ((_, success, rto, kind, method),) = proc.points
+    assert (success, kind, method) == (1, "restore", "physical") and rto > 0
+
+
+def test_a_logical_restore_after_the_data_is_lost_gives_back_identical_tables(testbed, host):
+    before = checksums(host("db1"))
+    made = back_up("backup_method=logical")
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert f"backup {made.backup_id}: logical" in made.stdout + made.stderr
+    proc = restored_after_loss(testbed, host, before, made.backup_id)
+    assert [p[3:] for p in proc.points] == [["restore", "logical"]]
+
+
+def test_a_single_database_restore_from_a_logical_backup_leaves_other_databases_alone(testbed, host):
+    h, before = host("db1"), checksums(host("db1"))
+    made = back_up("backup_method=logical")
+    assert made.returncode == 0, made.stderr[-3000:]
+    h.run_expect([0], "mariadb -e 'CREATE DATABASE other; CREATE TABLE other.t (id INT PRIMARY KEY); "
+                      "INSERT INTO other.t VALUES (7)'")
+    try:
+        restored_after_loss(testbed, host, before, made.backup_id, "backup_database=sales")
+        assert h.check_output("mariadb -N -e 'SELECT id FROM other.t'") == "7"
+    finally:
+        h.run_expect([0], "mariadb -e 'DROP DATABASE IF EXISTS other'")
+
+
+def test_a_point_in_time_restore_keeps_what_was_written_before_the_target_and_not_after(testbed, host, bucket):
+    h = host("db1")
+    h.run_expect([0], "mariadb -e 'CREATE TABLE sales.pitr_probe (id INT PRIMARY KEY)'")
+    try:
+        made = back_up()
+        assert made.returncode == 0, made.stderr[-3000:]
+        before = checksums(h)
+        time.sleep(1.1)  # binlog times are whole seconds
+        h.run_expect([0], "mariadb -e 'INSERT INTO sales.pitr_probe VALUES (1)'")
+        time.sleep(1.1)
+        until = utc_now()
+        time.sleep(1.1)
+        h.run_expect([0], "mariadb -e 'INSERT INTO sales.pitr_probe VALUES (2)'")
+        offsite(host, bucket, flush=True)
+        proc = restore(testbed, f"until={until}")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert f"restored {made.backup_id} (sales)" in proc.stdout + proc.stderr
+        assert f"binlogs replayed up to {until}" in proc.stdout + proc.stderr
+        assert h.check_output("mariadb -N -e 'SELECT id FROM sales.pitr_probe'") == "1"
+        assert checksums(h) == before
+        replica_reconnected(host("db2"))
+        assert host("db2").check_output("mariadb -N -e 'SELECT id FROM sales.pitr_probe'") == "1"
+    finally:
+        h.run_expect([0], "mariadb -e 'DROP TABLE IF EXISTS sales.pitr_probe'")
+
+
+def test_a_point_in_time_in_the_future_is_refused_before_anything_is_touched(testbed, host):
+    run = server_run(host("db1"))
+    proc = restore(testbed, "until=2099-01-01T00:00:00Z")
+    assert proc.returncode != 0 and "until 2099-01-01T00:00:00Z is in the future" in proc.stdout + proc.stderr
+    assert server_run(host("db1")) == run and not host("web1").file(FLAG).exists

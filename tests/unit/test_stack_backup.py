@@ -1,8 +1,8 @@
-"""stack-backup's decisions that need no server: ids and retention."""
+"""stack-backup's decisions that need no server: ids, retention, the binlog archive's keys."""
 
 import datetime
 
-from stack.hosttools.stack_backup import backup_id, expired, id_time
+from stack.hosttools.stack_backup import backup_id, expired, id_time, key_started, unneeded_binlogs
 
 NOW = datetime.datetime(2026, 11, 25, 2, 0, tzinfo=datetime.timezone.utc)
 
@@ -24,3 +24,23 @@ def test_only_backups_older_than_the_kept_days_expire():
 def test_the_newest_backup_never_expires_whatever_its_age():
     assert expired(manifests(90), 30, NOW) == []
     assert [m["id"] for m in expired(manifests(90, 60), 30, NOW)] == [backup_id(NOW - datetime.timedelta(days=90))]
+
+
+def binlog(at: datetime.datetime, n: int) -> str:
+    return f"db2/binlog/{backup_id(at)}-mysql-bin.{n:06d}.zst.age"
+
+
+def test_archived_binlogs_are_kept_from_the_one_the_oldest_backup_was_taken_in():
+    hours = [binlog(NOW - datetime.timedelta(hours=h), 10 - h) for h in (9, 7, 5, 3, 1)]
+    oldest_backup = NOW - datetime.timedelta(hours=6)  # taken in the binlog begun 7 h ago
+    assert unneeded_binlogs(hours, oldest_backup) == hours[:1]
+
+
+def test_the_newest_archived_binlog_is_never_unneeded():
+    keys = [binlog(NOW - datetime.timedelta(days=40), 1)]
+    assert unneeded_binlogs(keys, NOW) == []
+
+
+def test_a_binlog_key_sorts_and_reads_back_as_the_time_it_began():
+    key = binlog(NOW, 3)
+    assert key_started(key) == NOW and key.endswith("-mysql-bin.000003.zst.age")

@@ -1,0 +1,35 @@
+"""What the restore and drill flows share on the controller: the operator's age
+identity, which decrypts backups and never stays on a host."""
+
+import os
+from pathlib import Path
+
+from stack.shell import argv
+
+RUN_DIR = "/run/stack-restore"  # tmpfs: gone at reboot at the latest
+
+
+def identity_file() -> Path:
+    """Checked while the flow is prepared: nothing runs without it."""
+    identity = Path(os.environ.get("STACK_BACKUP_AGE_IDENTITY_FILE", ""))
+    if not identity.is_file():
+        raise ValueError("STACK_BACKUP_AGE_IDENTITY_FILE must name the age identity file that decrypts the backups")
+    return identity
+
+
+def on_host(host, *command, what):
+    ok, out = host.run_shell_command(argv(*command), _sudo=bool(host.data.get("_sudo")), print_output=True)
+    if not ok:
+        raise RuntimeError(f"{what} failed: {out.stderr}")
+
+
+def with_identity(host, identity: Path, *command, what):
+    """``command`` run on ``host`` with the identity in RUN_DIR/identity (a 0700
+    directory of the deploy user, on tmpfs), removed afterwards whatever happened."""
+    on_host(host, "install", "-d", "-m", "0700", "-o", host.data.ssh_user, RUN_DIR, what=f"making {RUN_DIR}")
+    try:
+        if not host.put_file(str(identity), f"{RUN_DIR}/identity"):
+            raise RuntimeError("the identity could not be uploaded")
+        on_host(host, *command, "--identity", f"{RUN_DIR}/identity", what=what)
+    finally:
+        host.run_shell_command(argv("rm", "-rf", RUN_DIR), _sudo=bool(host.data.get("_sudo")))

@@ -1,0 +1,27 @@
+"""Restore drill: `pyinfra inventories/production.py tasks/restore_drill.py`, with the
+age identity that decrypts backups in STACK_BACKUP_AGE_IDENTITY_FILE.
+
+On the backup source host, the latest backup (or `--data backup_id=<id>`) is
+restored into a scratch server (its own datadir and socket, no network, no
+replication), checked against its manifest (sha256, rows per table, alembic
+revision), timed, and removed. It prints the RTO and writes a `restore` point
+(kind=drill); Grafana alerts when no drill succeeded for 8 days. The live
+databases are not touched. Run it weekly from wherever the identity lives (the
+db hosts never hold it, so no timer on them can).
+"""
+
+from pyinfra import host
+from pyinfra.operations import python
+
+from stack import backups, topology
+
+backup_id = host.data.get("backup_id", "latest")  # its form is checked by preflight
+identity = backups.identity_file()
+
+
+def drill():
+    backups.with_identity(host, identity, "stack-backup", "drill", backup_id, what=f"the drill of backup {backup_id}")
+
+
+if host.name == topology.backup_source().name:
+    python.call(name=f"Restore drill of backup {backup_id}", function=drill)
