@@ -2,11 +2,14 @@
 deployed through the pyinfra CLI, checked over SSH with pytest-testinfra."""
 
 import base64
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import types
 
 import pytest
 import testinfra
@@ -79,7 +82,7 @@ def address(testbed):
 S3 = """
 import base64, json, sys
 import boto3
-cfg, method, kw = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+cfg, method, kw = json.loads(sys.argv[1]), sys.argv[2], json.load(sys.stdin)
 if "Body" in kw:
     kw["Body"] = base64.b64decode(kw["Body"])
 out = getattr(boto3.client("s3", **cfg), method)(Bucket="stack-backups", **kw)
@@ -99,13 +102,36 @@ def bucket(testbed, secrets):
     def call(method, **kw):
         if "Body" in kw:
             kw["Body"] = base64.b64encode(kw["Body"]).decode()
-        proc = subprocess.run([sys.executable, "-c", S3, cfg, method, json.dumps(kw)], capture_output=True,
+        proc = subprocess.run([sys.executable, "-c", S3, cfg, method], input=json.dumps(kw), capture_output=True,
                               text=True, check=True)
         out = json.loads(proc.stdout)
         if "Body" in out:
             out["Body"] = base64.b64decode(out["Body"])
         return out
     return call
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook_receiver(testbed):
+    """A webhook receiver on the controller's bridge address, which the hosts reach:
+    .url, and .received (the JSON bodies posted to it)."""
+    server = http.server.HTTPServer((testbed.gateway, 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Hook.received = []
+    yield types.SimpleNamespace(url=f"http://{testbed.gateway}:{server.server_port}/hook", received=Hook.received)
+    server.shutdown()
 
 
 def pyinfra_on_testbed(*args, **kw):

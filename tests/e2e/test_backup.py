@@ -242,3 +242,34 @@ def test_archived_binlogs_are_encrypted_and_carry_their_sha256(host, bucket):
     obj = bucket("get_object", Key=key)
     assert obj["Body"].startswith(b"age-encryption.org/v1")
     assert obj["Metadata"]["sha256"] == hashlib.sha256(obj["Body"]).hexdigest()
+
+
+@pytest.fixture
+def backup_webhook(webhook_receiver):
+    """The db hosts' writer config with the failure webhook on, for one test."""
+    proc = pyinfra_on_testbed("tasks/backup_schedule.py", "--limit", "db2", "--data", "influxdb_failure_webhook=true",
+                              env={"STACK_ALERT_WEBHOOK_URL": webhook_receiver.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    yield webhook_receiver
+    assert pyinfra_on_testbed("tasks/backup_schedule.py", "--limit", "db2").returncode == 0
+
+
+def test_a_failed_backup_from_the_timer_reaches_the_webhook_without_a_secret(host, backup_webhook, secrets):
+    h = host("db2")
+    h.run_expect([0], "systemctl stop mariadb")
+    try:
+        h.run_expect([1], "systemctl start stack-backup.service")  # as the timer starts it: no controller
+    finally:
+        h.run_expect([0], "systemctl start mariadb")
+    replica_reconnected(h)
+    (posted,) = backup_webhook.received
+    assert posted["measurement"] == "backup" and posted["tags"]["host"] == "db2" and posted["fields"]["success"] == "0"
+    assert not [name for name, value in secrets.items() if value in json.dumps(posted)]
+
+
+def test_no_secret_is_on_a_command_line_of_the_db_hosts(host, secrets):
+    # stack-backup and the binlog archive (mariadb-binlog) are running on db2
+    for name in ("db1", "db2"):
+        processes = host(name).check_output("ps -eo args")
+        assert "mariadb-binlog" in processes or name == "db1"
+        assert [s for s, value in secrets.items() if value in processes] == []

@@ -1,8 +1,6 @@
 """tasks/influxdb.py on the testbed: InfluxDB 1.x on web1 (the monitoring host)."""
 
-import http.server
 import json
-import threading
 
 import pytest
 
@@ -96,35 +94,18 @@ def test_deployment_panel_shows_the_deploys_point(host):
     assert rows(query(host, "admin", q))
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):
-        Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def webhook(testbed):
-    """A webhook receiver on the controller's bridge address, which the hosts reach."""
-    server = http.server.HTTPServer((testbed.gateway, 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    Hook.received = []
-    yield f"http://{testbed.gateway}:{server.server_port}/hook"
-    server.shutdown()
+def webhook(webhook_receiver):
+    yield webhook_receiver
     # back to the testbed's data (no webhook), for the tests after this one
     assert pyinfra_on_testbed("tasks/influxdb.py", "--limit", "web1").returncode == 0
 
 
 def test_a_failed_flow_is_posted_to_the_webhook_and_a_success_is_not(host, webhook):
     proc = pyinfra_on_testbed("tasks/influxdb.py", "--limit", "web1", "--data", "influxdb_failure_webhook=true",
-                              env={"STACK_ALERT_WEBHOOK_URL": webhook})
+                              env={"STACK_ALERT_WEBHOOK_URL": webhook.url})
     assert proc.returncode == 0, proc.stderr[-2000:]
     host("web1").run_expect([0], "stack-influx write deployment environment=testbed release=r-ok success=1")
     host("web1").run_expect([0], "stack-influx write deployment environment=testbed release=r-bad success=0")
-    assert [h["tags"]["release"] for h in Hook.received] == ["r-bad"]
-    assert Hook.received[0]["measurement"] == "deployment" and "deployment failed" in Hook.received[0]["text"]
+    assert [h["tags"]["release"] for h in webhook.received] == ["r-bad"]
+    assert webhook.received[0]["measurement"] == "deployment" and "deployment failed" in webhook.received[0]["text"]

@@ -2,6 +2,7 @@
 restored onto db1 after its data is gone; db2 is seeded again from it. Refusals
 touch nothing. Ends with the data as it was before the test."""
 
+import json
 import re
 import subprocess
 import time
@@ -57,6 +58,21 @@ def test_an_unknown_backup_is_refused_before_anything_is_touched(testbed, host, 
     assert server_run(host("db1")) == run and not host("web1").file(FLAG).exists
 
 
+def test_a_corrupted_backup_in_s3_is_refused_before_anything_is_touched(testbed, host, backed_up, bucket):
+    m = json.loads(host("db2").file(f"/var/backups/stack/{backed_up[1]}.json").content_string)
+    good = bucket("get_object", Key=m["s3_key"])
+    bad = bytearray(good["Body"])
+    bad[len(bad) // 2] ^= 1
+    bucket("put_object", Key=m["s3_key"], Body=bytes(bad), Metadata=good["Metadata"])
+    run = server_run(host("db1"))
+    try:
+        proc = restore(testbed, f"backup_id={backed_up[1]}")
+    finally:
+        bucket("put_object", Key=m["s3_key"], Body=good["Body"], Metadata=good["Metadata"])
+    assert proc.returncode != 0 and "does not match its manifest's sha256" in proc.stdout + proc.stderr
+    assert server_run(host("db1")) == run and not host("web1").file(FLAG).exists
+
+
 def test_a_malformed_backup_id_is_refused_before_any_host_is_contacted(testbed):
     proc = restore(testbed, "backup_id=latest;reboot")
     assert proc.returncode != 0 and "no host was contacted" in proc.stderr
@@ -70,13 +86,15 @@ def test_a_single_database_from_a_physical_backup_is_refused_before_anything_is_
     assert server_run(host("db1")) == run and not host("web1").file(FLAG).exists
 
 
-def restored_after_loss(testbed, host, before, bid, *data):
+def restored_after_loss(testbed, host, secrets, before, bid, *data):
     """The sales database dropped on the primary, then restored: the tables are
     identical, on the replica too, and the site is out of maintenance."""
     host("db1").run_expect([0], "mariadb -e 'DROP DATABASE sales'")
     since = utc_now()
     proc = restore(testbed, f"backup_id={bid}", *data)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout + proc.stderr
+    assert "AGE-SECRET-KEY" not in out and not [n for n, v in secrets.items() if v in out]
     assert checksums(host("db1")) == before
     assert not host("web1").file(FLAG).exists
     replica_reconnected(host("db2"))
@@ -85,30 +103,30 @@ def restored_after_loss(testbed, host, before, bid, *data):
     return proc
 
 
-def test_a_physical_restore_after_the_data_is_lost_gives_back_identical_tables(testbed, host, backed_up):
-    proc = restored_after_loss(testbed, host, *backed_up)
+def test_a_physical_restore_after_the_data_is_lost_gives_back_identical_tables(testbed, host, secrets, backed_up):
+    proc = restored_after_loss(testbed, host, secrets, *backed_up)
     assert re.search(rf"restored {backed_up[1]} \(sales\): .* RTO [\d.]+s", proc.stdout + proc.stderr)
     ((_, success, rto, kind, method),) = proc.points
     assert (success, kind, method) == (1, "restore", "physical") and rto > 0
 
 
-def test_a_logical_restore_after_the_data_is_lost_gives_back_identical_tables(testbed, host):
+def test_a_logical_restore_after_the_data_is_lost_gives_back_identical_tables(testbed, host, secrets):
     before = checksums(host("db1"))
     made = back_up("backup_method=logical")
     assert made.returncode == 0, made.stderr[-3000:]
     assert f"backup {made.backup_id}: logical" in made.stdout + made.stderr
-    proc = restored_after_loss(testbed, host, before, made.backup_id)
+    proc = restored_after_loss(testbed, host, secrets, before, made.backup_id)
     assert [p[3:] for p in proc.points] == [["restore", "logical"]]
 
 
-def test_a_single_database_restore_from_a_logical_backup_leaves_other_databases_alone(testbed, host):
+def test_a_single_database_restore_from_a_logical_backup_leaves_other_databases_alone(testbed, host, secrets):
     h, before = host("db1"), checksums(host("db1"))
     made = back_up("backup_method=logical")
     assert made.returncode == 0, made.stderr[-3000:]
     h.run_expect([0], "mariadb -e 'CREATE DATABASE other; CREATE TABLE other.t (id INT PRIMARY KEY); "
                       "INSERT INTO other.t VALUES (7)'")
     try:
-        restored_after_loss(testbed, host, before, made.backup_id, "backup_database=sales")
+        restored_after_loss(testbed, host, secrets, before, made.backup_id, "backup_database=sales")
         assert h.check_output("mariadb -N -e 'SELECT id FROM other.t'") == "7"
     finally:
         h.run_expect([0], "mariadb -e 'DROP DATABASE IF EXISTS other'")
