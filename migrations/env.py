@@ -1,10 +1,17 @@
-"""alembic environment: connects with the app's own settings (environment variables)."""
+"""alembic environment: connects with the app's own settings (environment variables).
+
+Each revision runs in a transaction of its own (MySQL/MariaDB DDL commits anyway),
+so a failure leaves the version table at the last revision that completed. The
+tests hand in a connection of their own (pytest-alembic) through the config's
+attributes. Offline (``--sql``) needs no database at all.
+"""
 
 import os
 from urllib.parse import quote_plus
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 
 
 def url() -> str:
@@ -13,7 +20,19 @@ def url() -> str:
             f"@{e['DATABASE_HOST']}:{e.get('DATABASE_PORT', '3306')}/{e['DATABASE_NAME']}?charset=utf8mb4")
 
 
-with create_engine(url()).connect() as connection:
-    context.configure(connection=connection)
+def run(connection):
+    context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+if context.is_offline_mode():
+    context.configure(dialect_name="mysql", literal_binds=True, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = context.config.attributes.get("connection")
+    if not isinstance(engine, Engine):
+        engine = create_engine(url())
+    with engine.connect() as connection:
+        run(connection)

@@ -12,6 +12,9 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+breaking = False  # the app needs maintenance mode while it runs
+destructive = True  # its downgrade loses data
+intended = set()  # risky DDL (stack/ddl.py) this revision means to do
 
 
 def upgrade():
