@@ -22,13 +22,14 @@ STARTED = time.monotonic()  # when pyinfra first loaded the deploy: the run's st
 
 
 class RunRecord(BaseStateCallback):
-    """Writes the run's `deployment` point once the run is over, whatever its
-    outcome. pyinfra disconnects every host it connected to in a ``finally``,
-    after the results (a failed run and a run whose hosts all failed included),
-    and the SSH sessions are still open then. A record is not a change: no
-    operation reports it, so a no-op run reports zero changes."""
+    """Writes the run's point (``measurement``: deployment, rollback) once the run is
+    over, whatever its outcome. pyinfra disconnects every host it connected to in a
+    ``finally``, after the results (a failed run and a run whose hosts all failed
+    included), and the SSH sessions are still open then. A record is not a change:
+    no operation reports it, so a no-op run reports zero changes."""
 
-    def __init__(self):
+    def __init__(self, measurement: str, release):
+        self.measurement, self.release = measurement, release
         self.written = False
         self.completed = False  # the last operation ended: pyinfra aborts a run on some errors
 
@@ -39,31 +40,34 @@ class RunRecord(BaseStateCallback):
         if self.written or not state.is_executing:  # --dry, or stopped before anything ran
             return
         self.written = True
-        write_deployment(state, success=self.completed and not state.failed_hosts)
+        write_point(state, self.measurement, self.release() or "none",
+                    success=self.completed and not state.failed_hosts)
 
 
-def record_run():
-    """Called by deploy.py while it is prepared (once per host; registers once)."""
+def record_run(measurement: str = "deployment", release=lambda: artifact.LAST_RELEASE):
+    """Called by deploy.py (and the rollback flow) while it is prepared (once per host;
+    registers once). ``release``: what the run puts in place, asked at the end."""
     if not any(isinstance(h, RunRecord) for h in state.callback_handlers):
-        state.add_callback_handler(RunRecord())
+        state.add_callback_handler(RunRecord(measurement, release))
 
 
-def write_deployment(state, success: bool):
+def write_point(state, measurement: str, release: str, success: bool):
     writers = [h for h in state.inventory.get_group("monitoring_servers", []) if h in state.activated_hosts]
     if not writers:
-        logger.warning("deployment point not written: no monitoring host was reached")
+        logger.warning(f"{measurement} point not written: no monitoring host was reached")
         return
     writer = writers[0]
-    command = argv(
-        "stack-influx", "write", "deployment", f"environment={environment_of(writer)}",
-        f"release={artifact.LAST_RELEASE or 'none'}",
-        f"duration_s={time.monotonic() - STARTED:.1f}", f"success={int(success)}")
+    pairs = [f"environment={environment_of(writer)}", f"release={release}",
+             f"duration_s={time.monotonic() - STARTED:.1f}", f"success={int(success)}"]
+    # one literal command per measurement: tests/unit/test_stack_influx.py finds the writers
+    command = (argv("stack-influx", "write", "rollback", *pairs) if measurement == "rollback"
+               else argv("stack-influx", "write", "deployment", *pairs))
     ok, output = writer.run_shell_command(command, _sudo=bool(writer.data.get("_sudo")))
     if ok:
-        logger.info(f"--> Run recorded: deployment point on {writer.name} "
-                    f"(release {artifact.LAST_RELEASE or 'none'}, success={int(success)})")
+        logger.info(f"--> Run recorded: {measurement} point on {writer.name} (release {release}, "
+                    f"success={int(success)})")
     else:
-        logger.warning(f"deployment point not written on {writer.name}: {output.stderr}")
+        logger.warning(f"{measurement} point not written on {writer.name}: {output.stderr}")
 
 
 def host_writer_config(host) -> dict | None:

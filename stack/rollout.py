@@ -16,10 +16,10 @@ from stack.shell import argv
 _failed: list[str] = []
 
 
-def activate(release_id: str, sudo: bool):
+def activate(release_id: str, sudo: bool, action: str = "deploy"):
     if _failed:
         raise RuntimeError(f"rollout stopped: {_failed[0]} failed its health gate; {host.name} not switched")
-    ok, output = host.run_shell_command(argv("stack-app", "activate", release_id), _sudo=sudo,
+    ok, output = host.run_shell_command(argv("stack-app", "activate", release_id, "--action", action), _sudo=sudo,
                                         print_output=True)
     if not ok:
         _failed.append(host.name)

@@ -256,6 +256,9 @@ SCHEMA = {
     "backup_id": matching(r"latest|[0-9]{8}T[0-9]{6}Z", "'latest' or a backup id like 20261125T020000Z"),
     "backup_database": identifier,
     "until": matching(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", "a UTC time like 2026-11-25T14:30:00Z"),
+    # tasks/rollback.py's and tasks/maintenance.py's
+    "release": matching(r"[0-9]{14}-[0-9a-f]{12}", "a release id like 20261125202119-2f85ac4142a1"),
+    "maintenance": one_of("on", "off"),
     "redis_maxmemory": redis_size,
     "redis_maxmemory_policy": one_of("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
                                      "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"),

@@ -11,8 +11,12 @@ Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
     stack-app releases                 installed release ids, oldest first
     stack-app current                  the id current points at
     stack-app install ID ARTIFACT      unpack, build the venv offline, then make it visible
-    stack-app migrate ID [--check]     alembic upgrade head with the app's settings
-    stack-app activate ID              switch, restart, health-gate; switch back on failure
+    stack-app plan ID                  pending revisions (and what they declare), their SQL, the schema's hash
+    stack-app migrate ID [--check]     alembic upgrade head (lock-wait timeout), then --check-heads
+    stack-app activate ID [--action A] switch, restart, health-gate; switch back on failure
+    stack-app previous                 the release that ran before the current one (revisions.log)
+    stack-app record ACTION RELEASE --success 0|1 --duration S [--from R --to R --detail D]
+                                       deployment_record and audit_log rows
     stack-app prune                    keep the newest `keep`, never current or previous
     stack-app stale                    "stale" if the running service predates its settings
 
@@ -25,6 +29,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,22 +114,86 @@ class App:
         print(f"installed {rid}")
 
     # -- migrate --------------------------------------------------------------------
-    def migrate(self, rid: str, check: bool) -> int:
+    # Run by the release's own Python (its alembic and driver), with the app's settings.
+    # Prints the plan as JSON: current and head revisions, each pending revision with
+    # what it declares, their offline SQL, and a fingerprint of the schema as it is.
+    PLAN = """
+import hashlib, io, json, os, sys
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
+from urllib.parse import quote_plus
+e, ini = os.environ, sys.argv[1]
+url = (f"mysql+pymysql://{quote_plus(e['DATABASE_USER'])}:{quote_plus(e['DATABASE_PASSWORD'])}"
+       f"@{e['DATABASE_HOST']}:{e['DATABASE_PORT']}/{e['DATABASE_NAME']}")
+with create_engine(url, connect_args={"connect_timeout": 5}).connect() as c:
+    current = MigrationContext.configure(c).get_current_revision()
+    rows = c.execute(text("SELECT table_name, column_name, column_type, is_nullable, column_default "
+                          "FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY 1, 2")).all()
+    rows += c.execute(text("SELECT table_name, index_name, seq_in_index, column_name, non_unique "
+                           "FROM information_schema.statistics WHERE table_schema = DATABASE() "
+                           "ORDER BY 1, 2, 3")).all()
+script = ScriptDirectory.from_config(Config(ini))
+head = script.get_current_head()
+pending = list(reversed(list(script.iterate_revisions(head, current)))) if head != current else []
+sql = io.StringIO()
+if pending:
+    command.upgrade(Config(ini, output_buffer=sql), f"{current}:head" if current else "head", sql=True)
+print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
+                  "schema": hashlib.sha256(repr(rows).encode()).hexdigest()[:16],
+                  "pending": [{"revision": r.revision, "doc": r.doc, "breaking": r.module.breaking,
+                               "destructive": r.module.destructive, "intended": sorted(r.module.intended)}
+                              for r in pending]}))
+"""
+
+    def alembic(self, rid: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         rdir = self.release_dir(rid)
-        env = {**os.environ, **read_env(os.path.join(self.root, "shared/app.env"))}
-        alembic = [os.path.join(rdir, "venv/bin/python"), "-m", "alembic", "-c",
-                   os.path.join(rdir, "migrations/alembic.ini")]
+        env = {**os.environ, **read_env(os.path.join(self.root, "shared/app.env")),
+               "ALEMBIC_LOCK_WAIT_TIMEOUT": str(self.cfg.get("migration_lock_wait", 10))}
+        proc = subprocess.run([os.path.join(rdir, "venv/bin/python"), *args], env=env, capture_output=True,
+                              text=True)
+        if check and proc.returncode != 0:
+            raise Failure(f"{args[1] if args[0] == '-m' else 'the plan'} failed: {proc.stderr.strip()[-2000:]}")
+        return proc
+
+    def plan(self, rid: str) -> dict:
+        out = self.alembic(rid, "-c", self.PLAN, os.path.join(self.release_dir(rid), "migrations/alembic.ini"))
+        return json.loads(out.stdout)
+
+    def migrate(self, rid: str, check: bool) -> int:
         if check:
-            current = run(*alembic, "current", env=env).split()
-            heads = run(*alembic, "heads", env=env).split()
-            pending = not current or current[0] != heads[0]
+            pending = bool(self.plan(rid)["pending"])
             print("pending" if pending else "up to date")
             return 1 if pending else 0
-        out = subprocess.run([*alembic, "upgrade", "head"], env=env, capture_output=True, text=True)
+        ini = os.path.join(self.release_dir(rid), "migrations/alembic.ini")
+        out = self.alembic(rid, "-m", "alembic", "-c", ini, "upgrade", "head", check=False)
         sys.stdout.write(out.stdout + out.stderr)
         if out.returncode != 0:
             raise Failure("alembic upgrade head failed")
+        self.alembic(rid, "-m", "alembic", "-c", ini, "current", "--check-heads")  # verified, or it fails
+        print(f"migrated: {self.plan(rid)['current']} is the head")
         return 0
+
+    # -- records ----------------------------------------------------------------------
+    RECORD = ("import json, os, sys, pymysql; e = os.environ; r = json.loads(sys.argv[1]); "
+              "c = pymysql.connect(host=e['DATABASE_HOST'], port=int(e['DATABASE_PORT']), user=e['DATABASE_USER'], "
+              "password=e['DATABASE_PASSWORD'], database=e['DATABASE_NAME'], connect_timeout=5); cur = c.cursor(); "
+              "cur.execute('INSERT INTO deployment_record (action, release_id, from_revision, to_revision, success, "
+              "duration_s) VALUES (%s, %s, %s, %s, %s, %s)', (r['action'], r['release'], r['from'], r['to'], "
+              "r['success'], r['duration'])); "
+              "cur.execute('INSERT INTO audit_log (actor, action, target, detail) VALUES (%s, %s, %s, %s)', "
+              "(r['who'], r['action'], r['release'], r['detail'])); c.commit()")
+
+    def record(self, action: str, release: str, success: bool, duration: float, detail: str,
+               from_revision: str | None = None, to_revision: str | None = None):
+        """A deployment_record row and an audit_log row, with the app's settings and driver."""
+        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
+        row = {"action": action, "release": release, "from": from_revision, "to": to_revision, "success": success,
+               "duration": duration, "who": who, "detail": detail}
+        self.alembic(self.current_id(), "-c", self.RECORD, json.dumps(row))
+        print(f"recorded: {action} {release} by {who} ({'success' if success else 'failure'})")
 
     # -- activate ---------------------------------------------------------------------
     def switch(self, rid: str):
@@ -154,7 +223,21 @@ class App:
             time.sleep(0.5)
         return False, last
 
-    def activate(self, rid: str):
+    def previous_id(self) -> str | None:
+        """The release the current one replaced when it was last deployed (revisions.log);
+        a health gate's switch-back is not a deploy."""
+        current, previous = self.current_id(), None
+        try:
+            with open(os.path.join(self.root, "revisions.log")) as f:
+                for line in f:
+                    m = re.match(r"\S+ deploy (\S+) \(was (\S+)\)", line)
+                    if m and m.group(1) == current:
+                        previous = m.group(2)
+        except FileNotFoundError:
+            return None
+        return None if previous in (None, "none") else previous
+
+    def activate(self, rid: str, action: str = "deploy"):
         self.release_dir(rid)
         if rid not in self.installed():
             raise Failure(f"release {rid} is not installed here; installed: {self.installed()}")
@@ -162,7 +245,7 @@ class App:
         self.switch(rid)
         ok, why = self.restart_and_wait()
         if ok:
-            self.log("deploy", rid, previous)
+            self.log(action, rid, previous)
             print(f"{rid} is live and healthy")
             return
         # Health gate failed: put the previous release back before saying so.
@@ -228,6 +311,18 @@ def main(argv=None) -> int:
     sp.add_argument("--check", action="store_true")
     sp = sub.add_parser("activate")
     sp.add_argument("id")
+    sp.add_argument("--action", choices=["deploy", "rollback"], default="deploy", help="as revisions.log says it")
+    sub.add_parser("previous")
+    sp = sub.add_parser("plan")
+    sp.add_argument("id")
+    sp = sub.add_parser("record")
+    sp.add_argument("action", choices=["migrate", "rollback"])
+    sp.add_argument("release")
+    sp.add_argument("--success", type=int, choices=[0, 1], required=True)
+    sp.add_argument("--duration", type=float, required=True)
+    sp.add_argument("--from", dest="from_revision")
+    sp.add_argument("--to", dest="to_revision")
+    sp.add_argument("--detail", default="")
     sub.add_parser("prune")
     sub.add_parser("stale")
     args = p.parse_args(argv)
@@ -243,7 +338,14 @@ def main(argv=None) -> int:
         elif args.cmd == "migrate":
             return app.migrate(args.id, args.check)
         elif args.cmd == "activate":
-            app.activate(args.id)
+            app.activate(args.id, args.action)
+        elif args.cmd == "previous":
+            print(app.previous_id() or "")
+        elif args.cmd == "plan":
+            print(json.dumps(app.plan(args.id)))
+        elif args.cmd == "record":
+            app.record(args.action, args.release, bool(args.success), args.duration, args.detail,
+                       args.from_revision, args.to_revision)
         elif args.cmd == "prune":
             app.prune()
         elif args.cmd == "stale":

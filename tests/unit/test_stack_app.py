@@ -35,3 +35,24 @@ def test_a_restart_that_fails_switches_back_to_the_previous_release(app):
         app.activate("2026-01-a")
     assert app.current_id() == "2026-02-b"
     assert "rollback 2026-02-b (was 2026-01-a)" in open(os.path.join(app.root, "revisions.log")).read()
+
+
+def log(app, *lines):
+    with open(os.path.join(app.root, "revisions.log"), "w") as f:
+        f.write("".join(f"2026-11-25T10:00:0{i}Z {line} by deploy\n" for i, line in enumerate(lines)))
+
+
+def test_the_previous_release_is_what_the_current_one_replaced_when_deployed(app):
+    log(app, "deploy 2026-01-a (was none)", "deploy 2026-02-b (was 2026-01-a)")
+    assert app.previous_id() == "2026-01-a"
+
+
+def test_a_health_gates_switch_back_is_not_a_previous_release(app):
+    # 2026-03-c failed its gate: 2026-02-b is current again, and still replaced 2026-01-a
+    log(app, "deploy 2026-01-a (was none)", "deploy 2026-02-b (was 2026-01-a)", "rollback 2026-02-b (was 2026-03-c)")
+    assert app.previous_id() == "2026-01-a"
+
+
+def test_the_first_release_has_no_previous_one(app):
+    log(app, "deploy 2026-02-b (was none)")
+    assert app.previous_id() is None
