@@ -25,9 +25,14 @@ if "db_servers" in host.groups and host.data.backup_enabled:
 # A barrier: the data tier has finished on every host before any app host goes on.
 rollout.data_tier_barrier()
 
-# App tier: releases switched in one host at a time, behind the health gate.
+# App tier: the release installed beside the others; its pending migrations (the one
+# migration flow: plan, backup, maintenance if breaking, migrate, verify, or restore);
+# then the hosts switched to it one at a time, behind the health gate.
 if "app_servers" in host.groups:
     local.include("tasks/app.py")
+local.include("tasks/migrate.py")
+if "app_servers" in host.groups:
+    local.include("tasks/app_switch.py")
 
 # The front: nginx over TLS, load-balancing every app server.
 if "web_servers" in host.groups:

@@ -12,3 +12,15 @@ app_root = "/srv/sales"
 app_keep_releases = 5
 # How long a switched host may take to answer /health with 200 (seconds).
 app_health_timeout = 30
+# A migration's DDL waiting longer than this for a metadata lock fails, instead of
+# queueing every query of the site behind it (seconds).
+app_migration_lock_wait = 10
+# After its health gate, each switched host is watched at nginx (seed 004's automatic
+# rollback): a 5xx share above this (percent) ...
+app_bake_error_rate_percent = 5
+# ... over this long after the switch switches it back and stops the rollout (seconds).
+app_bake_error_rate_seconds = 60
+# A P99 response time above this (seconds) ...
+app_bake_p99_limit = 5
+# ... over this long does the same (seconds). The bake lasts the longer window.
+app_bake_p99_seconds = 120

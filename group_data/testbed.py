@@ -17,3 +17,7 @@ telegraf_enabled = False
 backup_enabled = True
 # Tests wait for the binlog archive: close the primary's binlog sooner (seconds).
 backup_binlog_flush_seconds = 20
+# Short bakes, so that every test's rollout stays short: the error-rate window (seconds) ...
+app_bake_error_rate_seconds = 3
+# ... and the P99 window (seconds); production's are 60 and 120.
+app_bake_p99_seconds = 3

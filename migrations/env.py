@@ -1,9 +1,9 @@
 """alembic environment: connects with the app's own settings (environment variables).
 
 Each revision runs in a transaction of its own (MySQL/MariaDB DDL commits anyway),
-so a failure leaves the version table at the last revision that completed. With
-ALEMBIC_LOCK_WAIT_TIMEOUT (seconds; stack-app sets it), DDL that waits longer for a
-metadata lock fails instead of queueing every query behind it. The
+so a failure leaves the version table at the last revision that completed. DDL
+that waits longer than ALEMBIC_LOCK_WAIT_TIMEOUT (seconds, default 10; stack-app
+sets it from app_migration_lock_wait) for a metadata lock fails. The
 tests hand in a connection of their own (pytest-alembic) through the config's
 attributes. Offline (``--sql``) needs no database at all.
 """
@@ -23,8 +23,9 @@ def url() -> str:
 
 
 def run(connection):
-    if os.environ.get("ALEMBIC_LOCK_WAIT_TIMEOUT"):  # a long metadata lock fails the DDL fast, not the site
-        connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {int(os.environ['ALEMBIC_LOCK_WAIT_TIMEOUT'])}")
+    # A long metadata lock fails the DDL fast instead of queueing the site behind it.
+    connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {int(os.environ.get('ALEMBIC_LOCK_WAIT_TIMEOUT', 10))}")
+    connection.commit()  # else the transaction that SET began swallows every revision's, uncommitted at close
     context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -77,14 +77,15 @@ P99 = Series("nginx_access", "request_time", agg="p99", by=None)
 
 # seed 000: "database monitoring" (connections, query time, migration status,
 # backup status) and "application performance" (response time, error rate,
-# memory, CPU). Migration status comes with the flow that writes it: a panel of
-# something nobody writes would only ever be empty.
+# memory, CPU). Every panel reads something a flow or Telegraf really writes.
 DASHBOARDS = {
     "database-monitoring": ("Database monitoring", [
         Panel("Connections (threads connected)", Series("mysql", "threads_connected", agg="max"), "short"),
         Panel("Queries per minute", Series("mysql", "queries", agg="per_minute"), "short"),
         Panel("Query time: slow queries per minute (over mysql_long_query_time)",
               Series("mysql", "slow_queries", agg="per_minute"), "short"),
+        Panel("Migrations: success (1) or failure (0)", Series("migration", "success", agg="last", by="release"),
+              "short", "stat"),
         Panel("Backups: success (1) or failure (0)", Series("backup", "success", agg="last"), "short", "stat"),
         Panel("Restore drills: RTO", Series("restore", "duration_s", agg="last", where=(("kind", "drill"),)), "s", "stat"),
     ]),

@@ -51,18 +51,26 @@ def record_run(measurement: str = "deployment", release=lambda: artifact.LAST_RE
         state.add_callback_handler(RunRecord(measurement, release))
 
 
-def write_point(state, measurement: str, release: str, success: bool):
+# One literal command per measurement: tests/unit/test_stack_influx.py finds the writers.
+COMMANDS = {
+    "deployment": ("stack-influx", "write", "deployment"),
+    "rollback": ("stack-influx", "write", "rollback"),
+    "migration": ("stack-influx", "write", "migration"),
+}
+
+
+def write_point(state, measurement: str, release: str, success: bool, duration: float | None = None, **tags):
+    """A run's point, through stack-influx on the first monitoring host reached (it
+    posts a failure to the webhook too). ``duration``: the run's, unless given."""
     writers = [h for h in state.inventory.get_group("monitoring_servers", []) if h in state.activated_hosts]
     if not writers:
         logger.warning(f"{measurement} point not written: no monitoring host was reached")
         return
     writer = writers[0]
-    pairs = [f"environment={environment_of(writer)}", f"release={release}",
-             f"duration_s={time.monotonic() - STARTED:.1f}", f"success={int(success)}"]
-    # one literal command per measurement: tests/unit/test_stack_influx.py finds the writers
-    command = (argv("stack-influx", "write", "rollback", *pairs) if measurement == "rollback"
-               else argv("stack-influx", "write", "deployment", *pairs))
-    ok, output = writer.run_shell_command(command, _sudo=bool(writer.data.get("_sudo")))
+    seconds = time.monotonic() - STARTED if duration is None else duration
+    pairs = [f"environment={environment_of(writer)}", f"release={release}", *(f"{k}={v}" for k, v in tags.items()),
+             f"duration_s={seconds:.1f}", f"success={int(success)}"]
+    ok, output = writer.run_shell_command(argv(*COMMANDS[measurement], *pairs), _sudo=bool(writer.data.get("_sudo")))
     if ok:
         logger.info(f"--> Run recorded: {measurement} point on {writer.name} (release {release}, "
                     f"success={int(success)})")

@@ -1,15 +1,15 @@
-"""The app on app_servers: an artifact built once on the controller, installed
-as a release beside the others, migrated once from the first app host, then
-switched in one host at a time behind a health gate (stack/rollout.py)."""
+"""The app on app_servers: its user, settings and units, and an artifact built once
+on the controller, installed as a release beside the others. deploy.py then runs
+the migration flow (tasks/migrate.py) and switches the hosts to the release one at
+a time (tasks/app_switch.py)."""
 
 import json
-import shlex
 from io import StringIO
 from pathlib import Path
 
 from pyinfra import host, inventory
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, python, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from stack import artifact, packages, rollout, secrets
 from stack.configs import render, secret_file
@@ -55,6 +55,7 @@ app_config = {
     "root": root, "service": name, "keep_releases": host.data.app_keep_releases,
     "health_url": f"http://{host.data.private_address}:{port}/health",
     "health_timeout": host.data.app_health_timeout,
+    "migration_lock_wait": host.data.app_migration_lock_wait,
 }
 files.put(name="stack-app config", src=StringIO(json.dumps(app_config, indent=1, sort_keys=True)),
           dest="/etc/stack/app.json", mode="0644")
@@ -76,21 +77,11 @@ server.shell(name="Release installed (offline venv)",
              commands=[argv("stack-app", "install", release_id, artifact_path)],
              _if=lambda: new_release)
 
-# Schema changes run once, from the first app host, against the primary, before
-# any host switches (expand first: the old release keeps working on the new schema).
-first_app_host = inventory.get_group("app_servers")[0].name == host.name
-pending = host.get_fact(Command, command=f"stack-app migrate {shlex.quote(release_id)} --check >/dev/null 2>&1 "
-                                         "&& echo up-to-date || echo pending") == "pending"
-server.shell(name="Migrations (alembic upgrade head)", commands=[argv("stack-app", "migrate", release_id)],
-             _if=lambda: first_app_host and pending)
-
+# What tasks/app_switch.py needs once tasks/migrate.py has run (deploy.py's order).
 current = host.get_fact(Command, command="stack-app current 2>/dev/null || true")
 # The service also restarts (behind the same gate) when what it reads changed now, or
-# changed in an earlier run that failed before this step: it started before them.
+# changed in an earlier run that failed before the switch: it started before them.
 stale = host.get_fact(Command, command="stack-app stale 2>/dev/null || echo stale") == "stale"
-python.call(name="Switch to the release, one host at a time, behind the health gate",
-            function=rollout.activate, release_id=release_id, sudo=bool(host.data.get("_sudo")),
-            _serial=True,
-            _if=lambda: current != release_id or stale or any(op.did_change() for op in [env, *units]))
-server.shell(name="Old releases pruned", commands=["stack-app prune"],
-             _if=lambda: len(installed) + new_release > host.data.app_keep_releases)
+rollout.planned[host.name] = rollout.Planned(
+    release_id=release_id, switch=lambda: current != release_id or stale or any(op.did_change() for op in [env, *units]),
+    prune=len(installed) + new_release > host.data.app_keep_releases)

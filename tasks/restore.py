@@ -19,7 +19,8 @@ from pyinfra.operations import files, python, server
 from stack import backups, rollout, topology
 from stack.validate import environment_of
 
-backup_id = host.data.get("backup_id", "latest")  # their form is checked by preflight
+# their form is checked by preflight; tasks/rollback.py includes this file for its restore_backup
+backup_id = host.data.get("restore_backup") or host.data.get("backup_id", "latest")
 database = host.data.get("backup_database")
 until = host.data.get("until")
 environment = environment_of(host)

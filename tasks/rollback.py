@@ -8,21 +8,31 @@ host's revisions.log, in the audit_log table, and as a `rollback` point.
 Refused before anything is touched: an unknown release id, a release that is not
 installed on every app host, or app hosts that do not run the same release now
 (without --data release=, "the previous one" would mean different things).
-The database is not touched: the schema stays as it is (releases are expand-first).
+The schema stays as it is (releases are expand-first), unless `--data db=downgrade`:
+then, after the app, alembic downgrades it to the revision the target release ships
+with; across a destructive revision only with `--data backup_id=<id>` of a backup
+that verifies (the data those revisions held is in it). Or `--data
+restore_backup=<id>`: after the app, the database as that backup has it, through
+the restore flow (tasks/restore.py: the identity, and in production the confirmation).
 """
 
+import json
+import shlex
 import time
 
-from pyinfra import host, inventory
+from pyinfra import host, inventory, local
 from pyinfra.facts.server import Command
 from pyinfra.operations import python
 
-from stack import metrics, rollout
+from stack import metrics, rollout, topology
 from stack.shell import argv
 
+if host.data.get("db") and host.data.get("restore_backup"):
+    raise ValueError("--data db=downgrade and --data restore_backup= both put the database back: choose one")
+
 apps = inventory.get_group("app_servers")
-facts = {h.name: {"current": h.get_fact(Command, command="stack-app current 2>/dev/null || true"),
-                  "previous": h.get_fact(Command, command="stack-app previous 2>/dev/null || true"),
+facts = {h.name: {"current": h.get_fact(Command, command="stack-app current 2>/dev/null || true") or "",
+                  "previous": h.get_fact(Command, command="stack-app previous 2>/dev/null || true") or "",
                   "installed": (h.get_fact(Command, command="stack-app releases 2>/dev/null || true") or "").split()}
          for h in apps}
 target = host.data.get("release")  # its form is checked by preflight
@@ -43,12 +53,40 @@ if missing:
                      f"installed on every app host: {', '.join(known) or 'none'}")
 
 
+# --data db=downgrade: the schema too, after the app (the release rolled back to runs
+# on the newer schema: releases are expand-first), with the scripts of the release
+# that ran, which know the newer revisions.
+running = facts[apps[0].name]["current"]
+downgrade = None
+if host.data.get("db") == "downgrade":
+    to = apps[0].get_fact(Command, command=f"stack-app head {shlex.quote(target)}")
+    downgrade = json.loads(apps[0].get_fact(
+        Command, command=f"stack-app plan {shlex.quote(running)} --down-to {shlex.quote(to)}"))
+    downgrade["to"] = to
+    lossy = [r["revision"] for r in downgrade["pending"] if r["destructive"]]
+    backup = host.data.get("backup_id")
+    if lossy and not backup:
+        raise ValueError(f"downgrading the schema to {to} undoes destructive revisions ({', '.join(lossy)}): "
+                         "their data would be lost. Name the backup to restore it from with --data backup_id=<id>, "
+                         "or roll back the app only")
+    if lossy and topology.backup_source().get_fact(
+            Command, command=f"stack-backup verify {shlex.quote(backup)} >/dev/null 2>&1 && echo ok || echo bad") != "ok":
+        raise ValueError(f"backup {backup} does not exist or does not verify: the downgrade is refused")
+
+
+def downgrade_schema():
+    ok, out = host.run_shell_command(argv("stack-app", "downgrade", running, downgrade["to"]),
+                                     _sudo=bool(host.data.get("_sudo")), print_output=True)
+    if not ok:
+        raise RuntimeError(f"the app is rolled back, but the schema downgrade failed: {out.stderr}")
+
 
 def record():
     """Once every app host switched: the rows in the app database, with the time taken."""
     ok, out = host.run_shell_command(argv(
         "stack-app", "record", "rollback", target, "--success", "1", "--duration",
-        f"{time.monotonic() - metrics.STARTED:.1f}", "--detail", f"from {facts[host.name]['current'] or 'none'}"),
+        f"{time.monotonic() - metrics.STARTED:.1f}", "--detail", f"from {facts[host.name]['current'] or 'none'}" +
+        (f"; schema downgraded to {downgrade['to']}" if downgrade and downgrade["pending"] else "")),
         _sudo=bool(host.data.get("_sudo")), print_output=True)
     if not ok:
         raise RuntimeError(f"the rollback is done, but its record failed: {out.stderr}")
@@ -59,5 +97,11 @@ if "app_servers" in host.groups:
     python.call(name=f"Roll back to {target}, one host at a time, behind the health gate",
                 function=rollout.activate, release_id=target, sudo=bool(host.data.get("_sudo")), action="rollback",
                 _serial=True, _if=lambda: facts[host.name]["current"] != target)
+    python.call(name=f"Schema downgraded to {downgrade['to'] if downgrade else '-'} (alembic downgrade)",
+                function=downgrade_schema,
+                _if=lambda: host.name == apps[0].name and bool(downgrade and downgrade["pending"]))
     python.call(name="Rollback recorded (deployment_record, audit_log)", function=record,
                 _if=lambda: host.name == apps[0].name and facts[host.name]["current"] != target)
+# --data restore_backup=<id>: then the database as that backup has it (the restore flow).
+if host.data.get("restore_backup"):
+    local.include("tasks/restore.py")

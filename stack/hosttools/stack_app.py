@@ -12,7 +12,10 @@ Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
     stack-app current                  the id current points at
     stack-app install ID ARTIFACT      unpack, build the venv offline, then make it visible
     stack-app plan ID                  pending revisions (and what they declare), their SQL, the schema's hash
+    stack-app plan ID --down-to REV    what downgrading to REV would undo (ID's scripts), newest first
+    stack-app head ID                  the head revision of ID's migrations
     stack-app migrate ID [--check]     alembic upgrade head (lock-wait timeout), then --check-heads
+    stack-app downgrade ID REV         alembic downgrade REV with ID's scripts, then checked
     stack-app activate ID [--action A] switch, restart, health-gate; switch back on failure
     stack-app previous                 the release that ran before the current one (revisions.log)
     stack-app record ACTION RELEASE --success 0|1 --duration S [--from R --to R --detail D]
@@ -137,10 +140,17 @@ with create_engine(url, connect_args={"connect_timeout": 5}).connect() as c:
                            "ORDER BY 1, 2, 3")).all()
 script = ScriptDirectory.from_config(Config(ini))
 head = script.get_current_head()
-pending = list(reversed(list(script.iterate_revisions(head, current)))) if head != current else []
+to = sys.argv[2] if len(sys.argv) > 2 else None  # a downgrade's target: what it undoes, newest first
 sql = io.StringIO()
-if pending:
-    command.upgrade(Config(ini, output_buffer=sql), f"{current}:head" if current else "head", sql=True)
+if to:
+    pending = list(script.iterate_revisions(current, to)) if current != to else []
+    pending = [r for r in pending if r.revision != to]
+    if pending:
+        command.downgrade(Config(ini, output_buffer=sql), f"{current}:{to}", sql=True)
+else:
+    pending = list(reversed(list(script.iterate_revisions(head, current)))) if head != current else []
+    if pending:
+        command.upgrade(Config(ini, output_buffer=sql), f"{current}:head" if current else "head", sql=True)
 print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
                   "schema": hashlib.sha256(repr(rows).encode()).hexdigest()[:16],
                   "pending": [{"revision": r.revision, "doc": r.doc, "breaking": r.module.breaking,
@@ -158,9 +168,30 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
             raise Failure(f"{args[1] if args[0] == '-m' else 'the plan'} failed: {proc.stderr.strip()[-2000:]}")
         return proc
 
-    def plan(self, rid: str) -> dict:
-        out = self.alembic(rid, "-c", self.PLAN, os.path.join(self.release_dir(rid), "migrations/alembic.ini"))
+    def plan(self, rid: str, down_to: str | None = None) -> dict:
+        """What upgrading to the release's head would run; with ``down_to``, what
+        downgrading to that revision would undo (with the release's scripts)."""
+        out = self.alembic(rid, "-c", self.PLAN, os.path.join(self.release_dir(rid), "migrations/alembic.ini"),
+                           *([down_to] if down_to else []))
         return json.loads(out.stdout)
+
+    def head(self, rid: str) -> str:
+        """The release's head revision, from its scripts alone."""
+        return self.alembic(rid, "-c", "import sys; from alembic.config import Config; from alembic.script import "
+                                       "ScriptDirectory; print(ScriptDirectory.from_config(Config(sys.argv[1]))"
+                                       ".get_current_head())",
+                            os.path.join(self.release_dir(rid), "migrations/alembic.ini")).stdout.strip()
+
+    def downgrade(self, rid: str, to: str):
+        ini = os.path.join(self.release_dir(rid), "migrations/alembic.ini")
+        out = self.alembic(rid, "-m", "alembic", "-c", ini, "downgrade", to, check=False)
+        sys.stdout.write(out.stdout + out.stderr)
+        if out.returncode != 0:
+            raise Failure(f"alembic downgrade {to} failed")
+        now = self.plan(rid)["current"]
+        if now != to:
+            raise Failure(f"after the downgrade the schema is at {now}, not {to}")
+        print(f"downgraded: the schema is at {to}")
 
     def migrate(self, rid: str, check: bool) -> int:
         if check:
@@ -276,8 +307,8 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
         keep = set(releases[-self.cfg["keep_releases"]:])
         current = self.current_id()
         keep.add(current)
-        # the previous release: the newest one older than current
-        older = [r for r in releases if current and r < current]
+        keep.add(self.previous_id())  # what a rollback goes back to, however old its id
+        older = [r for r in releases if current and r < current]  # and the newest id older than current
         if older:
             keep.add(older[-1])
         for rid in releases:
@@ -315,6 +346,12 @@ def main(argv=None) -> int:
     sub.add_parser("previous")
     sp = sub.add_parser("plan")
     sp.add_argument("id")
+    sp.add_argument("--down-to", help="what downgrading to this revision would undo, instead")
+    sp = sub.add_parser("head")
+    sp.add_argument("id")
+    sp = sub.add_parser("downgrade")
+    sp.add_argument("id", help="a release whose scripts know the current revision (the one running)")
+    sp.add_argument("to")
     sp = sub.add_parser("record")
     sp.add_argument("action", choices=["migrate", "rollback"])
     sp.add_argument("release")
@@ -342,7 +379,11 @@ def main(argv=None) -> int:
         elif args.cmd == "previous":
             print(app.previous_id() or "")
         elif args.cmd == "plan":
-            print(json.dumps(app.plan(args.id)))
+            print(json.dumps(app.plan(args.id, args.down_to)))
+        elif args.cmd == "head":
+            print(app.head(args.id))
+        elif args.cmd == "downgrade":
+            app.downgrade(args.id, args.to)
         elif args.cmd == "record":
             app.record(args.action, args.release, bool(args.success), args.duration, args.detail,
                        args.from_revision, args.to_revision)

@@ -5,7 +5,8 @@ Installed on db hosts by tasks/backup_schedule.py; reads /etc/stack/backup.json
 (0600: S3 keys, the age *public* recipient; never a private key) and runs as
 root over the server's unix socket.
 
-    stack-backup run [--method M] back up now: the stream, the upload, the manifest, retention
+    stack-backup run [--method M] [--extra-recipient AGE_PUBLIC_KEY]
+                                  back up now: the stream, the upload, the manifest, retention
     stack-backup list             backups with a manifest, newest last (id, method, size, where)
     stack-backup verify ID|latest the artifact's sha256 against its manifest (from S3 if not local)
     stack-backup stage ID|latest --identity FILE [--from HOST] [--database DB] [--until UTC]
@@ -79,7 +80,8 @@ def stream(cfg: dict, dest: str) -> tuple[int, str]:
     zstd = subprocess.Popen(["zstd", "-q", "-T0", "-3"], stdin=source.stdout, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     source.stdout.close()
-    age = subprocess.Popen(["age", "--encrypt", "-r", cfg["recipient"]], stdin=zstd.stdout, stdout=subprocess.PIPE,
+    recipients = [a for r in [cfg["recipient"], *cfg.get("extra_recipients", [])] for a in ("-r", r)]
+    age = subprocess.Popen(["age", "--encrypt", *recipients], stdin=zstd.stdout, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
     zstd.stdout.close()
     digest, size = hashlib.sha256(), 0
@@ -352,7 +354,8 @@ def run(cfg: dict) -> int:
         os.replace(artifact + ".partial", artifact)
         manifest = {"id": bid, "method": method, "host": cfg["host"], "environment": cfg["environment"],
                     "databases": cfg["databases"], "artifact": os.path.basename(artifact), "size_bytes": size,
-                    "sha256": sha256, "recipient": cfg["recipient"], "tools": tool_versions(cfg),
+                    "sha256": sha256, "recipient": cfg["recipient"],
+                    "extra_recipients": cfg.get("extra_recipients", []), "tools": tool_versions(cfg),
                     "duration_s": round(time.monotonic() - clock, 1), "s3_key": None, "rows_exact": exact, **server}
         store.write_manifest(manifest)  # from here on it is a backup, uploaded or not
         print(f"backup {bid}: {method}, {size} bytes, sha256 {sha256}, {manifest['duration_s']}s")
@@ -921,6 +924,8 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     sp = sub.add_parser("run")
     sp.add_argument("--method", choices=["physical", "logical"], help="instead of the configured one")
+    sp.add_argument("--extra-recipient", action="append", default=[],
+                    help="another age public key this backup is encrypted to (a flow's own, short-lived)")
     sub.add_parser("list")
     sp = sub.add_parser("verify")
     sp.add_argument("id")
@@ -943,6 +948,7 @@ def main(argv=None) -> int:
         cfg = json.load(f)
     if args.cmd == "run":
         cfg["method"] = args.method or cfg["method"]
+        cfg["extra_recipients"] = args.extra_recipient
     clock = time.monotonic()
     try:
         if args.cmd == "run":

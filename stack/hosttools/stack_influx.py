@@ -39,6 +39,9 @@ CONFIG = "/etc/stack/influxdb.json"
 # measurement -> tags and fields (field -> type) that the ops flows write
 MEASUREMENTS = {
     "deployment": {"tags": ["environment", "release"], "fields": {"duration_s": float, "success": int}},
+    # tasks/migrate.py (and deploy.py's migrations): the release whose revisions ran
+    "migration": {"tags": ["environment", "release", "from_revision", "to_revision"],
+                  "fields": {"duration_s": float, "success": int}},
     # tasks/rollback.py: release is the one rolled back to
     "rollback": {"tags": ["environment", "release"], "fields": {"duration_s": float, "success": int}},
     # stack-backup run, on the backup source host (its timer, or tasks/backup.py)

@@ -2,6 +2,7 @@
 load, automatic rollback, pruning. Ends with the default release live again."""
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -138,7 +139,7 @@ def test_settings_written_by_a_failed_run_still_restart_the_app(host):
     proc = pyinfra_on_testbed("deploy.py", "--limit", "app_servers")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert changed_hosts(proc.results) == {
-        "tasks/app.py | Switch to the release, one host at a time, behind the health gate": ["app1"]}
+        "tasks/app_switch.py | Switch to the release, one host at a time, behind the health gate": ["app1"]}
     assert h.check_output("stack-app stale") == "fresh"
 
 
@@ -159,3 +160,21 @@ def test_an_install_killed_after_the_upload_is_finished_by_the_next_run(host, te
     assert release_of(h) == new and h.file(f"{APP}/releases/{new}/venv/bin/python").exists
     assert pyinfra_on_testbed("deploy.py", "--limit", "app1").returncode == 0  # the default release again
     assert release_of(h) == default
+
+
+def test_a_release_whose_endpoints_fail_is_switched_back_by_its_bake_and_stops_the_rollout(host, address, tmp_path):
+    live = release_of(host("app1"))
+
+    def break_summary(src):  # /health still passes: the gate alone lets it through
+        init = src / "sales/__init__.py"
+        init.write_text(init.read_text().replace("    def summary():\n", "    def summary():\n        return 'broken', 500\n"))
+    src = variant(tmp_path, "failing-summary", break_summary)
+    with Load(address("web1"), path="/sales/summary", rate=60):
+        proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", json_output=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    found = re.search(r"failed its bake: error rate over the last \d+s was ([\d.]+)% .* switched back to (\S+) "
+                      r"([\d.]+)s after the switch", out)
+    assert found and float(found[1]) > 5 and found[2] == live, out[-3000:]
+    MEASUREMENTS.append(f"bake: a release failing /sales/summary was switched back {found[3]}s after its switch")
+    assert {release_of(host(h)) for h in ("app1", "app2")} == {live}

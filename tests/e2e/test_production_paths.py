@@ -44,7 +44,7 @@ def dry(tmp_path_factory):
     def run(deploy_file):
         return run_pyinfra("tests/chroot/production.py", "--dry", deploy_file,
                            "--data", f"nginx_tls_certificate={cert}", "--data", f"nginx_tls_key={key}",
-                           "--data", "confirm=production",
+                           "--data", "confirm=production", "--data", "maintenance=on",
                            env={"STACK_DRY_ROOT": str(root), "STACK_SECRETS_FILE": str(secrets),
                                 "STACK_BACKUP_AGE_IDENTITY_FILE": str(identity)})
     yield run
@@ -72,8 +72,18 @@ def test_the_full_deploy_prepares_every_production_branch(full):
         <= set(proc.plan)
 
 
-@pytest.mark.parametrize("task", TASKS)
+# Refusals a fresh host (no release installed yet) must give while prepared.
+REFUSED = {"rollback.py": "the app hosts have no common previous release to roll back to"}
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t not in REFUSED])
 def test_each_task_file_prepares_alone(dry, task):
     proc = dry(f"tasks/{task}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.plan
+
+
+@pytest.mark.parametrize("task", sorted(REFUSED))
+def test_a_task_file_with_nothing_to_act_on_refuses_while_prepared(dry, task):
+    proc = dry(f"tasks/{task}")
+    assert proc.returncode != 0 and REFUSED[task] in proc.stderr

@@ -9,7 +9,8 @@ from tests.conftest import MEASUREMENTS
 from tests.e2e.conftest import pyinfra_on_testbed
 from tests.e2e.load import Load
 from tests.e2e.test_app import APP, release_of, variant
-from tests.e2e.test_backup import points, utc_now
+from tests.e2e.test_backup import back_up, points, utc_now
+from tests.e2e.test_migrate import release_with_revision
 
 APPS = ("app1", "app2")
 
@@ -68,3 +69,70 @@ def test_a_rollback_to_the_previous_release_under_load_fails_no_request(host, ad
                                      "ORDER BY id DESC LIMIT 1'")
     assert audit.split("\t") == ["rollback", found, f"from {newer}"]
     assert [p[1:] for p in points(host, "rollback", since, "success, release")] == [[1, found]]
+
+
+def schema_revision(host) -> str:
+    return host("db1").check_output("mariadb -N -e 'SELECT version_num FROM sales.alembic_version'")
+
+
+@pytest.fixture(scope="module")
+def v2(host, deployed, tmp_path_factory):
+    """v1 (the release found) serving; v2 deployed over it with revision 0005 applied."""
+    data = release_with_revision(tmp_path_factory.mktemp("v2"), "v2", "a table of v2's own, dropped with its rows",
+                                 ["CREATE TABLE rollback_probe (id INT PRIMARY KEY)"], ["DROP TABLE rollback_probe"],
+                                 destructive=True)
+    v1, v1_schema = release_of(host("app1")), schema_revision(host)
+    proc = pyinfra_on_testbed("deploy.py", *[a for d in data for a in ("--data", d)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert schema_revision(host) == "0005"
+    return v1, v1_schema, release_of(host("app1"))
+
+
+def test_a_downgrade_across_a_destructive_revision_without_a_backup_is_refused(host, v2):
+    proc = pyinfra_on_testbed("tasks/rollback.py", "--data", "db=downgrade", json_output=False)
+    assert proc.returncode != 0
+    assert "undoes destructive revisions (0005): their data would be lost" in proc.stderr
+    assert {release_of(host(h)) for h in APPS} == {v2[2]} and schema_revision(host) == "0005"
+
+
+def test_v2_rolled_back_with_its_schema_serves_v1_on_v1s_schema_and_fails_no_request(host, address, v2):
+    v1, v1_schema, newer = v2
+    made = back_up()
+    assert made.returncode == 0, made.stderr[-3000:]
+    with Load(address("web1"), rate=60) as load:
+        proc = pyinfra_on_testbed("tasks/rollback.py", "--data", "db=downgrade", "--data",
+                                  f"backup_id={made.backup_id}", json_output=False)
+    MEASUREMENTS.append(f"rollback of app and schema (2 app hosts): {load.seconds - 2:.1f}s, "
+                        f"{load.rps:.0f} req/s, {len(load.failures)} failed")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert load.failures == []
+    assert {release_of(host(h)) for h in APPS} == {v1} and schema_revision(host) == v1_schema
+    assert "rollback_probe" not in host("db1").check_output("mariadb -N -e 'SHOW TABLES FROM sales'")
+    assert f"downgraded: the schema is at {v1_schema}" in proc.stdout + proc.stderr
+
+
+def test_a_downgrade_and_a_restore_together_are_refused_before_any_host_is_touched(host, deployed):
+    before = logs(host)
+    proc = pyinfra_on_testbed("tasks/rollback.py", "--data", "db=downgrade", "--data", "restore_backup=latest",
+                              json_output=False)
+    assert proc.returncode != 0 and "both put the database back: choose one" in proc.stderr
+    assert logs(host) == before
+
+
+def test_a_rollback_with_a_backup_restores_the_database_after_the_app(host, testbed, deployed, tmp_path):
+    from stack.testbed.access import BACKUP_IDENTITY
+    from tests.e2e.test_deploy import replica_reconnected
+    from tests.e2e.test_restore import checksums
+    v1 = release_of(host("app1"))
+    made = back_up()
+    assert made.returncode == 0, made.stderr[-3000:]
+    before = checksums(host("db1"))
+    assert pyinfra_on_testbed("deploy.py", "--data", f"app_source={variant(tmp_path, 'v3')}").returncode == 0
+    host("db1").run_expect([0], "mariadb -e 'INSERT INTO sales.sale (total) VALUES (1.00)'")  # v3's write
+    proc = pyinfra_on_testbed("tasks/rollback.py", "--data", f"restore_backup={made.backup_id}", json_output=False,
+                              env={"STACK_BACKUP_AGE_IDENTITY_FILE": str(testbed.state_dir / BACKUP_IDENTITY)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {release_of(host(h)) for h in APPS} == {v1}
+    assert checksums(host("db1")) == before and f"restored {made.backup_id}" in proc.stdout + proc.stderr
+    replica_reconnected(host("db2"))
+    assert checksums(host("db2")) == before

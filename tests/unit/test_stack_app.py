@@ -56,3 +56,14 @@ def test_a_health_gates_switch_back_is_not_a_previous_release(app):
 def test_the_first_release_has_no_previous_one(app):
     log(app, "deploy 2026-02-b (was none)")
     assert app.previous_id() is None
+
+
+def test_prune_keeps_the_release_a_rollback_goes_back_to_even_with_the_oldest_id(tmp_path):
+    releases = tmp_path / "releases"
+    for rid in ("2026-01-a", "2026-02-b", "2026-03-c", "2026-04-d"):
+        (releases / rid).mkdir(parents=True)
+    os.symlink("releases/2026-04-d", tmp_path / "current")
+    app = App({"root": str(tmp_path), "service": "x", "keep_releases": 1, "health_url": "", "health_timeout": 1})
+    log(app, "deploy 2026-01-a (was none)", "deploy 2026-04-d (was 2026-01-a)")
+    app.prune()
+    assert app.installed() == ["2026-01-a", "2026-03-c", "2026-04-d"]

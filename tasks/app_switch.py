@@ -1,0 +1,18 @@
+"""The app hosts switched to the release tasks/app.py installed, one host at a time
+behind the health gate (stack/rollout.py), once tasks/migrate.py applied its schema:
+no host runs a release whose schema is not applied (alone, each host checks for
+pending revisions itself and refuses). Then old releases are pruned. deploy.py
+includes it last in the app tier."""
+
+from pyinfra import host, local
+from pyinfra.operations import python, server
+
+from stack import rollout
+
+if host.name not in rollout.planned:  # alone: what to switch to comes from tasks/app.py
+    local.include("tasks/app.py")
+planned = rollout.planned[host.name]
+python.call(name="Switch to the release, one host at a time, behind the health gate",
+            function=rollout.activate, release_id=planned.release_id, sudo=bool(host.data.get("_sudo")),
+            _serial=True, _if=planned.switch)
+server.shell(name="Old releases pruned", commands=["stack-app prune"], _if=lambda: planned.prune)
