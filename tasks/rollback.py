@@ -31,9 +31,8 @@ if host.data.get("db") and host.data.get("restore_backup"):
     raise ValueError("--data db=downgrade and --data restore_backup= both put the database back: choose one")
 
 apps = inventory.get_group("app_servers")
-facts = {h.name: {"current": h.get_fact(Command, command="stack-app current 2>/dev/null || true") or "",
-                  "previous": h.get_fact(Command, command="stack-app previous 2>/dev/null || true") or "",
-                  "installed": (h.get_fact(Command, command="stack-app releases 2>/dev/null || true") or "").split()}
+NOTHING = '{"current": "", "previous": "", "installed": []}'  # a host with no release yet
+facts = {h.name: json.loads(h.get_fact(Command, command=f"stack-app status 2>/dev/null || echo '{NOTHING}'"))
          for h in apps}
 target = host.data.get("release")  # its form is checked by preflight
 if not target:

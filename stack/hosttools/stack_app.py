@@ -18,6 +18,7 @@ Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
     stack-app downgrade ID REV         alembic downgrade REV with ID's scripts, then checked
     stack-app activate ID [--action A] switch, restart, health-gate; switch back on failure
     stack-app previous                 the release that ran before the current one (revisions.log)
+    stack-app status                   current, previous and installed, as JSON (one round trip)
     stack-app record ACTION RELEASE --success 0|1 --duration S [--from R --to R --detail D]
                                        deployment_record and audit_log rows
     stack-app prune                    keep the newest `keep`, never current or previous
@@ -224,7 +225,7 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
         row = {"action": action, "release": release, "from": from_revision, "to": to_revision, "success": success,
                "duration": duration, "who": who, "detail": detail}
         self.alembic(self.current_id(), "-c", self.RECORD, json.dumps(row))
-        print(f"recorded: {action} {release} by {who} ({'success' if success else 'failure'})")
+        print(f"recorded: {action} {release} by {who} ({'success' if success else 'failure'}, {duration:.1f}s)")
 
     # -- activate ---------------------------------------------------------------------
     def switch(self, rid: str):
@@ -344,6 +345,7 @@ def main(argv=None) -> int:
     sp.add_argument("id")
     sp.add_argument("--action", choices=["deploy", "rollback"], default="deploy", help="as revisions.log says it")
     sub.add_parser("previous")
+    sub.add_parser("status")
     sp = sub.add_parser("plan")
     sp.add_argument("id")
     sp.add_argument("--down-to", help="what downgrading to this revision would undo, instead")
@@ -378,6 +380,9 @@ def main(argv=None) -> int:
             app.activate(args.id, args.action)
         elif args.cmd == "previous":
             print(app.previous_id() or "")
+        elif args.cmd == "status":
+            print(json.dumps({"current": app.current_id() or "", "previous": app.previous_id() or "",
+                              "installed": app.installed()}))
         elif args.cmd == "plan":
             print(json.dumps(app.plan(args.id, args.down_to)))
         elif args.cmd == "head":

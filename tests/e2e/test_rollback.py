@@ -1,6 +1,7 @@
 """tasks/rollback.py on the testbed: a release is deployed, then rolled back under a
 steady load; refusals touch nothing. Ends on the release it found."""
 
+import re
 import time
 
 import pytest
@@ -65,6 +66,7 @@ def test_a_rollback_to_the_previous_release_under_load_fails_no_request(host, ad
     assert load.failures == [] and load.rps >= 50
     assert {release_of(host(h)) for h in APPS} == {found}
     assert all(f"rollback {found} (was {newer})" in log for log in logs(host).values())
+    assert re.search(rf"recorded: rollback {found} by deploy \(success, [\d.]+s\)", proc.stdout + proc.stderr)
     audit = host("db1").check_output("mariadb -N -e 'SELECT action, target, detail FROM sales.audit_log "
                                      "ORDER BY id DESC LIMIT 1'")
     assert audit.split("\t") == ["rollback", found, f"from {newer}"]
