@@ -15,7 +15,10 @@ from pyinfra.operations import files, python, server
 from stack import artifact, migration
 
 runner = migration.runner()
-current = runner.get_fact(Command, command="stack-app current 2>/dev/null || true")
+# Only a host the run connected is asked (a --limit may leave the first app host out;
+# asking one it did not connect hangs pyinfra).
+in_run = runner in host.state.activated_hosts
+current = runner.get_fact(Command, command="stack-app current 2>/dev/null || true") if in_run else None
 
 
 def release() -> str:
@@ -26,9 +29,11 @@ def release() -> str:
 # The plan, now if the release is already installed (a re-run, or this file alone, --dry
 # included): a no-op run then has nothing to do, and a refusal stops it before anything
 # runs. A release installed in this run is planned when it is there.
-installed = (runner.get_fact(Command, command="stack-app releases 2>/dev/null || true") or "").split()
+installed = (runner.get_fact(Command, command="stack-app releases 2>/dev/null || true") or "").split() \
+    if in_run else []
 if host.name == runner.name and release() in installed:
-    plan = runner.get_fact(Command, command=f"stack-app plan {shlex.quote(release())} 2>/dev/null || echo null")
+    plan = runner.get_fact(Command,
+                           command=f"stack-app plan {shlex.quote(release())} 2>/dev/null || echo null")
     if plan != "null":
         problem = migration.adopt(json.loads(plan), release(), host.data.backup_enabled)
         if problem:
@@ -48,7 +53,8 @@ files.file(name="Maintenance on (a pending revision is breaking)", path=flag, pr
            _if=lambda: is_web and s.go() and s.breaking())
 python.call(name="Migrations (alembic upgrade head, then --check-heads)", function=migration.migrate,
             _if=lambda: is_runner and s.go())
-files.file(name="Maintenance on for the restore", path=flag, present=True, _if=lambda: is_web and s.needs_restore())
+files.file(name="Maintenance on for the restore", path=flag, present=True,
+           _if=lambda: is_web and s.needs_restore())
 python.call(name="Pre-migration backup restored (the failed migration changed the schema)",
             function=migration.restore, _if=lambda: is_primary and s.needs_restore())
 server.shell(name="Replica seeded again from the restored primary", commands=["stack-mysql replica --reseed"],
@@ -57,6 +63,6 @@ files.file(name="Maintenance off", path=flag, present=False,
            _if=lambda: is_web and (s.breaking() or s.needs_restore()) and s.restored is not False)
 python.call(name="This run's backup key removed", function=migration.forget_key,
             _if=lambda: is_primary and s.backup_id is not None)
-python.call(name="Migration recorded (deployment_record, audit_log, a migration point)", function=migration.record,
-            _if=lambda: is_runner and s.pending())
+python.call(name="Migration recorded (deployment_record, audit_log, a migration point)",
+            function=migration.record, _if=lambda: is_runner and s.pending())
 python.call(name="Migration outcome", function=migration.outcome, _if=lambda: is_runner and bool(s.failed))

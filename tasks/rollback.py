@@ -30,7 +30,10 @@ from stack.shell import argv
 if host.data.get("db") and host.data.get("restore_backup"):
     raise ValueError("--data db=downgrade and --data restore_backup= both put the database back: choose one")
 
-apps = inventory.get_group("app_servers")
+# the app hosts this run connected (with --limit, those it names): only they are asked and switched
+apps = [h for h in inventory.get_group("app_servers") if h in host.state.activated_hosts]
+if not apps:
+    raise ValueError("no app host is in this run: nothing to roll back")
 NOTHING = '{"current": "", "previous": "", "installed": []}'  # a host with no release yet
 facts = {h.name: json.loads(h.get_fact(Command, command=f"stack-app status 2>/dev/null || echo '{NOTHING}'"))
          for h in apps}
@@ -68,8 +71,12 @@ if host.data.get("db") == "downgrade":
         raise ValueError(f"downgrading the schema to {to} undoes destructive revisions ({', '.join(lossy)}): "
                          "their data would be lost. Name the backup to restore it from with --data backup_id=<id>, "
                          "or roll back the app only")
-    if lossy and topology.backup_source().get_fact(
-            Command, command=f"stack-backup verify {shlex.quote(backup)} >/dev/null 2>&1 && echo ok || echo bad") != "ok":
+    source = topology.backup_source()
+    if lossy and source not in host.state.activated_hosts:
+        raise ValueError(f"the backup source {source.name} must be in the run to verify backup {backup}")
+    verified = source.get_fact(Command, command=f"stack-backup verify {shlex.quote(backup)} >/dev/null 2>&1 "
+                                                "&& echo ok || echo bad") if lossy else "ok"
+    if verified != "ok":
         raise ValueError(f"backup {backup} does not exist or does not verify: the downgrade is refused")
 
 
@@ -84,8 +91,9 @@ def record():
     """Once every app host switched: the rows in the app database, with the time taken."""
     ok, out = host.run_shell_command(argv(
         "stack-app", "record", "rollback", target, "--success", "1", "--duration",
-        f"{time.monotonic() - metrics.STARTED:.1f}", "--detail", f"from {facts[host.name]['current'] or 'none'}" +
-        (f"; schema downgraded to {downgrade['to']}" if downgrade and downgrade["pending"] else "")),
+        f"{time.monotonic() - metrics.STARTED:.1f}", "--detail",
+        f"from {facts[host.name]['current'] or 'none'}"
+        + (f"; schema downgraded to {downgrade['to']}" if downgrade and downgrade["pending"] else "")),
         _sudo=bool(host.data.get("_sudo")), print_output=True)
     if not ok:
         raise RuntimeError(f"the rollback is done, but its record failed: {out.stderr}")
@@ -94,8 +102,8 @@ def record():
 metrics.record_run("rollback", release=lambda: target)
 if "app_servers" in host.groups:
     python.call(name=f"Roll back to {target}, one host at a time, behind the health gate",
-                function=rollout.activate, release_id=target, sudo=bool(host.data.get("_sudo")), action="rollback",
-                _serial=True, _if=lambda: facts[host.name]["current"] != target)
+                function=rollout.activate, release_id=target, sudo=bool(host.data.get("_sudo")),
+                action="rollback", _serial=True, _if=lambda: facts[host.name]["current"] != target)
     python.call(name=f"Schema downgraded to {downgrade['to'] if downgrade else '-'} (alembic downgrade)",
                 function=downgrade_schema,
                 _if=lambda: host.name == apps[0].name and bool(downgrade and downgrade["pending"]))
