@@ -4,7 +4,7 @@ identity, which decrypts backups and never stays on a host."""
 import os
 from pathlib import Path
 
-from stack.shell import argv
+from stack.shell import argv, run_on
 
 RUN_DIR = "/run/stack-restore"  # tmpfs: gone at reboot at the latest
 
@@ -17,19 +17,13 @@ def identity_file() -> Path:
     return identity
 
 
-def on_host(host, *command, what):
-    ok, out = host.run_shell_command(argv(*command), _sudo=bool(host.data.get("_sudo")), print_output=True)
-    if not ok:
-        raise RuntimeError(f"{what} failed: {out.stderr}")
-
-
 def with_identity(host, identity: Path, *command, what):
     """``command`` run on ``host`` with the identity in RUN_DIR/identity (a 0700
     directory of the deploy user, on tmpfs), removed afterwards whatever happened."""
-    on_host(host, "install", "-d", "-m", "0700", "-o", host.data.ssh_user, RUN_DIR, what=f"making {RUN_DIR}")
+    run_on(host, "install", "-d", "-m", "0700", "-o", host.data.ssh_user, RUN_DIR, what=f"making {RUN_DIR} failed")
     try:
         if not host.put_file(str(identity), f"{RUN_DIR}/identity"):
             raise RuntimeError("the identity could not be uploaded")
-        on_host(host, *command, "--identity", f"{RUN_DIR}/identity", what=what)
+        run_on(host, *command, "--identity", f"{RUN_DIR}/identity", what=what)
     finally:
         host.run_shell_command(argv("rm", "-rf", RUN_DIR), _sudo=bool(host.data.get("_sudo")))

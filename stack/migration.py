@@ -28,7 +28,7 @@ import time
 from pyinfra import host, inventory, logger
 
 from stack import ddl, metrics, topology
-from stack.shell import argv
+from stack.shell import argv, run_on
 
 RUN_DIR = "/run/stack-migrate"  # tmpfs on the primary: this run's key
 
@@ -68,13 +68,6 @@ def runner():
     return inventory.get_group("app_servers")[0]
 
 
-def on(h, *command, what: str) -> str:
-    ok, out = h.run_shell_command(argv(*command), _sudo=bool(h.data.get("_sudo")), print_output=True)
-    if not ok:
-        raise RuntimeError(f"{what}: {(out.stderr or out.stdout).strip()[-1500:]}")
-    return out.stdout
-
-
 def describe(plan: dict) -> str:
     lines = [f"schema at {plan['current'] or 'nothing'}; head {plan['head']}; pending:"]
     lines += [f"  {r['revision']} {r['doc']}" + (" [breaking]" if r["breaking"] else "") +
@@ -102,20 +95,20 @@ def adopt(plan: dict, release: str, backups: bool) -> str | None:
 
 def make_plan(release):
     """Step 1 when the release was installed in this run, on the first app host."""
-    plan = json.loads(on(host, "stack-app", "plan", release(), what="the migration plan"))
+    plan = json.loads(run_on(host, "stack-app", "plan", release(), what="the migration plan"))
     state.failed = adopt(plan, release(), host.data.backup_enabled)
 
 
 def back_up():
     """Step 2, on the primary."""
     try:
-        on(host, "install", "-d", "-m", "0700", RUN_DIR, what=f"making {RUN_DIR}")
-        on(host, "age-keygen", "-o", f"{RUN_DIR}/identity", what="making this run's key")
-        public = on(host, "age-keygen", "-y", f"{RUN_DIR}/identity", what="reading this run's key").strip()
-        out = on(host, "stack-backup", "run", "--method", "physical", "--extra-recipient", public,
+        run_on(host, "install", "-d", "-m", "0700", RUN_DIR, what=f"making {RUN_DIR}")
+        run_on(host, "age-keygen", "-o", f"{RUN_DIR}/identity", what="making this run's key")
+        public = run_on(host, "age-keygen", "-y", f"{RUN_DIR}/identity", what="reading this run's key").strip()
+        out = run_on(host, "stack-backup", "run", "--method", "physical", "--extra-recipient", public,
                  what="the pre-migration backup")
         state.backup_id = re.findall(r"backup (\d{8}T\d{6}Z): ", out)[-1]
-        on(host, "stack-backup", "verify", state.backup_id, what="verifying the pre-migration backup")
+        run_on(host, "stack-backup", "verify", state.backup_id, what="verifying the pre-migration backup")
     except Exception as e:
         state.failed = f"refused before anything was touched: {e}"
 
@@ -123,11 +116,11 @@ def back_up():
 def migrate():
     """Step 4, on the first app host."""
     try:
-        on(host, "stack-app", "migrate", state.release, what="the migration")
+        run_on(host, "stack-app", "migrate", state.release, what="the migration")
     except Exception as e:
         state.failed = f"the migration failed: {e}"
         try:
-            after = json.loads(on(host, "stack-app", "plan", state.release, what="the schema after the failure"))
+            after = json.loads(run_on(host, "stack-app", "plan", state.release, what="the schema after the failure"))
             state.ddl_ran = after["schema"] != state.plan["schema"]
         except Exception:  # can't tell: assume it changed, and restore
             state.ddl_ran = True
@@ -136,9 +129,9 @@ def migrate():
 def restore():
     """Step 5, on the primary: the pre-migration backup, with this run's key."""
     try:
-        on(host, "stack-backup", "stage", state.backup_id, "--identity", f"{RUN_DIR}/identity",
+        run_on(host, "stack-backup", "stage", state.backup_id, "--identity", f"{RUN_DIR}/identity",
            what="staging the pre-migration backup")
-        on(host, "stack-backup", "swap", what="restoring the pre-migration backup")
+        run_on(host, "stack-backup", "swap", what="restoring the pre-migration backup")
         state.restored = True
     except Exception as e:
         state.restored = False
@@ -146,7 +139,7 @@ def restore():
 
 
 def forget_key():
-    on(host, "rm", "-rf", RUN_DIR, what=f"removing {RUN_DIR}")
+    run_on(host, "rm", "-rf", RUN_DIR, what=f"removing {RUN_DIR}")
 
 
 def record():
@@ -154,7 +147,7 @@ def record():
     success, seconds = not state.failed, time.monotonic() - state.started
     to = state.plan["head"] if success else state.plan["current"]
     try:
-        on(host, "stack-app", "record", "migrate", state.release, "--success", str(int(success)), "--duration",
+        run_on(host, "stack-app", "record", "migrate", state.release, "--success", str(int(success)), "--duration",
            f"{seconds:.1f}", "--from", state.plan["current"] or "none", "--to", to or "none", "--detail",
            "; ".join(r["revision"] for r in state.plan["pending"]), what="recording the migration")
     except Exception as e:  # the database may be what failed: the point and the exit status still tell

@@ -12,14 +12,11 @@ from pyinfra import host
 from pyinfra.operations import python
 
 from stack import topology
-from stack.shell import argv
+from stack.shell import run_on
 
 
 def back_up():
-    ok, output = host.run_shell_command(argv("stack-backup", "run", "--method", host.data.backup_method),
-                                        _sudo=bool(host.data.get("_sudo")), print_output=True)
-    if not ok:
-        raise RuntimeError(f"{host.name}: backup failed: {output.stderr}")
+    run_on(host, "stack-backup", "run", "--method", host.data.backup_method, what=f"{host.name}: backup failed")
 
 
 if host.name == topology.backup_source().name:

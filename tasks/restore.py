@@ -17,6 +17,7 @@ from pyinfra import host, inventory
 from pyinfra.operations import files, python, server
 
 from stack import backups, rollout, topology
+from stack.shell import run_on
 from stack.validate import environment_of
 
 # their form is checked by preflight; tasks/rollback.py includes this file for its restore_backup
@@ -33,11 +34,11 @@ primary, source = topology.primary(), topology.backup_source()
 def stage():
     backups.with_identity(host, identity, "stack-backup", "stage", backup_id, "--from", source.name,
                           *(["--database", database] if database else []), *(["--until", until] if until else []),
-                          what=f"staging backup {backup_id}")
+                          what=f"staging backup {backup_id} failed")
 
 
 def swap():
-    backups.on_host(host, "stack-backup", "swap", what="the swap")
+    run_on(host, "stack-backup", "swap", what="the swap failed")
 
 
 # Every host has every step (each one skipped where it does not apply): shared

@@ -20,7 +20,7 @@ identity = backups.identity_file()
 
 
 def drill():
-    backups.with_identity(host, identity, "stack-backup", "drill", backup_id, what=f"the drill of backup {backup_id}")
+    backups.with_identity(host, identity, "stack-backup", "drill", backup_id, what=f"the drill of backup {backup_id} failed")
 
 
 if host.name == topology.backup_source().name:

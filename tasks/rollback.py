@@ -25,7 +25,7 @@ from pyinfra.facts.server import Command
 from pyinfra.operations import python
 
 from stack import metrics, rollout, topology
-from stack.shell import argv
+from stack.shell import run_on
 
 if host.data.get("db") and host.data.get("restore_backup"):
     raise ValueError("--data db=downgrade and --data restore_backup= both put the database back: choose one")
@@ -81,23 +81,17 @@ if host.data.get("db") == "downgrade":
 
 
 def downgrade_schema():
-    ok, out = host.run_shell_command(argv("stack-app", "downgrade", running, downgrade["to"]),
-                                     _sudo=bool(host.data.get("_sudo")), print_output=True)
-    if not ok:
-        raise RuntimeError(f"the app is rolled back, but the schema downgrade failed: {out.stderr}")
+    run_on(host, "stack-app", "downgrade", running, downgrade["to"],
+           what="the app is rolled back, but the schema downgrade failed")
 
 
 def record():
     """Once every app host switched: the rows in the app database, with the time taken."""
-    ok, out = host.run_shell_command(argv(
-        "stack-app", "record", "rollback", target, "--success", "1", "--duration",
-        f"{time.monotonic() - metrics.STARTED:.1f}", "--detail",
-        f"from {facts[host.name]['current'] or 'none'}"
-        + (f"; schema downgraded to {downgrade['to']}" if downgrade and downgrade["pending"] else "")),
-        _sudo=bool(host.data.get("_sudo")), print_output=True)
-    if not ok:
-        raise RuntimeError(f"the rollback is done, but its record failed: {out.stderr}")
-
+    detail = f"from {facts[host.name]['current'] or 'none'}" + (
+        f"; schema downgraded to {downgrade['to']}" if downgrade and downgrade["pending"] else "")
+    run_on(host, "stack-app", "record", "rollback", target, "--success", "1", "--duration",
+           f"{time.monotonic() - metrics.STARTED:.1f}", "--detail", detail,
+           what="the rollback is done, but its record failed")
 
 metrics.record_run("rollback", release=lambda: target)
 if "app_servers" in host.groups:
