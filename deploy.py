@@ -13,6 +13,8 @@ from stack import metrics, rollout
 metrics.record_run()
 
 local.include("tasks/base.py")
+# The internal CA's certificate everywhere, a key and certificate where a host serves others.
+local.include("tasks/tls.py")
 
 # Data tier first: everything above it connects to it.
 if {"db_servers", "app_servers"} & set(host.groups):  # the server, or the client

@@ -13,6 +13,12 @@ base_ntp_servers = ["0.debian.pool.ntp.org", "1.debian.pool.ntp.org", "2.debian.
 # HTTP proxy apt uses (URL), or None to connect directly.
 base_apt_proxy = None
 
+# -- internal TLS (tasks/tls.py; the CA is the tls_ca_key and tls_ca_cert secrets) --
+# How long a host certificate from the internal CA is valid (days).
+tls_cert_days = 365
+# A host certificate that expires sooner than this is issued again by the next run (days).
+tls_renew_days = 30
+
 # -- connection: the same in every environment, the testbed included -----------
 # SSH user the deploy connects as (Unix user with key-only login and passwordless sudo).
 ssh_user = "deploy"
@@ -27,8 +33,9 @@ base_sshd_port = 22
 base_sshd_allow_users = []
 
 # -- base: firewall (nftables; input policy drop) ------------------------------
-# Who may reach sshd (CIDR networks).
-base_firewall_ssh_from = ["0.0.0.0/0", "::/0"]
+# Who may reach sshd (CIDR networks): no default, each environment names its own
+# (group_data/<environment>.py), so the whole internet is never let in silently.
+base_firewall_ssh_from = None
 # Ports each role opens (TCP), and to whom: "any", or the role groups whose
 # hosts' private_address may connect. A host opens the ports of all its groups.
 # A port is a number, or the name of the data key that holds it.
@@ -48,18 +55,29 @@ base_firewall_services = {
 mysql_port = 3306
 # The application's database (name).
 mysql_app_database = "sales"
-# The application's database user (name); may connect from app_servers only.
+# The application's database user (name): DML only; may connect from app_servers only.
 mysql_app_user = "sales"
+# The migration user (name): DDL on the app's database, from app_servers; only the
+# migration step (stack-app migrate) connects as it.
+mysql_migration_user = "sales_migrate"
 # Replication user (name); may connect from db_servers only.
 mysql_replication_user = "repl"
 # Backup user (name): consistent dumps, from localhost and db_servers.
 mysql_backup_user = "backup"
-# Monitoring user (name): status only, from localhost and monitoring_servers.
+# Monitoring user (name): status only, from localhost (Telegraf on the db host).
 mysql_monitoring_user = "monitor"
 
 # -- Redis: what clients need to know (server settings: cache_servers.py) ------
-# TCP port Redis listens on.
+# TCP port Redis listens on: TLS only, the plaintext port is off.
 redis_port = 6379
+# ACL users (names); the default user is off. The app's: keys and data commands only.
+redis_app_user = "sales"
+# Telegraf's: INFO and PING only.
+redis_monitoring_user = "monitor"
+# What a replica authenticates to its primary as: replication only.
+redis_replica_user = "replica"
+# Ops' own: every command (password: the redis_password secret).
+redis_admin_user = "admin"
 
 # -- app: what nginx needs to know (the rest: app_servers.py) -------------------
 # The app's name: systemd units <name>.service/.socket, nginx upstream (plain name).

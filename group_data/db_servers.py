@@ -19,10 +19,12 @@ mysql_character_set = "utf8mb4"
 mysql_collation = "utf8mb4_unicode_ci"
 # server_id (int, unique per host); None: derived from the host's private_address.
 mysql_server_id = None
-# What the app user may do on its database only (MySQL privilege names): DML and DDL.
-mysql_app_privileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX",
-                        "REFERENCES", "CREATE TEMPORARY TABLES", "LOCK TABLES", "CREATE VIEW", "SHOW VIEW",
-                        "TRIGGER"]
+# What the app user may do on its database only (MySQL privilege names): DML, nothing more.
+mysql_app_privileges = ["SELECT", "INSERT", "UPDATE", "DELETE"]
+# What the migration user may do on the app's database only (privilege names): DDL and DML.
+mysql_migration_privileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX",
+                              "REFERENCES", "CREATE TEMPORARY TABLES", "LOCK TABLES", "CREATE VIEW", "SHOW VIEW",
+                              "TRIGGER"]
 # What a consistent dump (--single-transaction, routines, triggers, events, GTID position)
 # and the binlog archive (reading the primary's binlog, FLUSH BINARY LOGS) need.
 mysql_backup_privileges = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "PROCESS",

@@ -1,6 +1,9 @@
 """production: only what really differs from the defaults. This group overrides every
 other group (pyinfra adds the inventory file's group last)."""
 
+# Who may reach sshd (CIDR networks): the bastion/VPN network ops connect from
+# (placeholder: set yours).
+base_firewall_ssh_from = ["10.10.0.0/16"]
 # Certificate chain for nginx (PEM path on the controller, outside the repo).
 nginx_tls_certificate = "/etc/stack/production/tls/site.crt"
 # Its private key (PEM path on the controller, outside the repo; uploaded as a secret).

@@ -1,6 +1,9 @@
 """staging: only what really differs from the defaults. This group overrides every
 other group (pyinfra adds the inventory file's group last)."""
 
+# Who may reach sshd (CIDR networks): the bastion/VPN network ops connect from and your CI runners' egress
+# (placeholder: set yours).
+base_firewall_ssh_from = ["10.20.0.0/16"]
 # Certificate chain for nginx (PEM path on the controller, outside the repo).
 nginx_tls_certificate = "/etc/stack/staging/tls/site.crt"
 # Its private key (PEM path on the controller, outside the repo; uploaded as a secret).

@@ -21,3 +21,6 @@ backup_binlog_flush_seconds = 20
 app_bake_error_rate_seconds = 3
 # ... and the P99 window (seconds); production's are 60 and 120.
 app_bake_p99_seconds = 3
+# Who may reach sshd (CIDR networks): anyone, since the testbed's bridge is reachable
+# from this machine only.
+base_firewall_ssh_from = ["0.0.0.0/0", "::/0"]

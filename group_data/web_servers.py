@@ -23,3 +23,5 @@ nginx_hsts_max_age = 63072000
 nginx_upstream_keepalive = 32
 # While this file exists nginx answers 503 with the maintenance page (path on the host).
 nginx_maintenance_flag = "/var/www/maintenance/on"
+# What a 503 (maintenance, or no app host up) tells clients to wait before retrying (seconds).
+nginx_maintenance_retry_after = 120

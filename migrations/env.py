@@ -38,6 +38,8 @@ if context.is_offline_mode():
 else:
     engine = context.config.attributes.get("connection")
     if not isinstance(engine, Engine):
-        engine = create_engine(url())
+        # TLS, the server's certificate checked against the internal CA (TLS_CA)
+        engine = create_engine(url(), connect_args={"ssl_ca": os.environ["TLS_CA"], "ssl_verify_cert": True,
+                                                    "ssl_verify_identity": True})
     with engine.connect() as connection:
         run(connection)

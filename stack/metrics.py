@@ -14,7 +14,7 @@ import time
 from pyinfra import logger, state
 from pyinfra.api.state import BaseStateCallback
 
-from stack import artifact
+from stack import artifact, tls
 from stack.shell import argv
 from stack.validate import environment_of
 
@@ -91,7 +91,8 @@ def host_writer_config(host) -> dict | None:
     mon = monitors[0].data
     return {
         "major": mon.influxdb_major,
-        "url": f"http://{mon.private_address}:{mon.influxdb_port}",
+        "url": f"https://{mon.private_address}:{mon.influxdb_port}",
+        "ca": tls.CA_CERT,
         "database": host.data.influxdb_bucket,
         "retention_days": host.data.influxdb_retention_days,
         "writer_user": host.data.influxdb_writer_user,

@@ -22,7 +22,8 @@ from stack import secrets
 ROLE_GROUPS = ("db_servers", "cache_servers", "app_servers", "web_servers", "monitoring_servers")
 # Our data keys start with a component's name; anything else under these
 # prefixes that the schema does not know is a typo.
-PREFIXES = ("base_", "mysql_", "redis_", "app_", "nginx_", "influxdb_", "grafana_", "telegraf_", "backup_")
+PREFIXES = ("base_", "mysql_", "redis_", "app_", "nginx_", "influxdb_", "grafana_", "telegraf_", "backup_",
+            "tls_")
 
 
 class Invalid(ValueError):
@@ -172,6 +173,7 @@ SCHEMA = {
     "mysql_replication_user": identifier,
     "mysql_backup_user": identifier,
     "mysql_monitoring_user": identifier,
+    "mysql_migration_user": identifier,
     "mysql_innodb_buffer_pool_size": optional(size),
     "mysql_innodb_log_file_size": size,
     "mysql_max_connections": integer(10, 100000),
@@ -183,7 +185,14 @@ SCHEMA = {
     "mysql_server_id": optional(integer(1, 2**32 - 1)),
     "mysql_app_privileges": list_of(privilege, non_empty=True),
     "mysql_backup_privileges": list_of(privilege, non_empty=True),
+    "mysql_migration_privileges": list_of(privilege, non_empty=True),
     "redis_port": port,
+    "redis_app_user": user_name,
+    "redis_monitoring_user": user_name,
+    "redis_replica_user": user_name,
+    "redis_admin_user": user_name,
+    "tls_cert_days": integer(2, 3650),
+    "tls_renew_days": integer(1, 3649),
     "app_name": identifier,
     "app_port": port,
     "app_source": string,
@@ -208,6 +217,7 @@ SCHEMA = {
     "nginx_hsts_max_age": integer(0, 10**9),
     "nginx_upstream_keepalive": integer(1, 10000),
     "nginx_maintenance_flag": matching(r"/[A-Za-z0-9_./-]+", "an absolute path"),
+    "nginx_maintenance_retry_after": integer(1, 86400),
     "influxdb_port": port,
     "influxdb_major": one_of(1, 2),
     "influxdb_org": matching(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "an organisation name"),
@@ -278,13 +288,15 @@ REQUIRED = {
     "all": ("private_address", "base_timezone", "base_ntp_servers", "base_sshd_port",
             "base_firewall_ssh_from", "base_firewall_services", "mysql_port", "mysql_app_database",
             "mysql_app_user", "mysql_replication_user", "mysql_backup_user", "mysql_monitoring_user",
-            "redis_port", "app_name", "app_port", "influxdb_port", "influxdb_bucket", "influxdb_retention_days",
+            "mysql_migration_user", "redis_port", "redis_app_user", "redis_monitoring_user", "redis_replica_user",
+            "redis_admin_user", "tls_cert_days", "tls_renew_days", "app_name", "app_port", "influxdb_port", "influxdb_bucket", "influxdb_retention_days",
             "influxdb_writer_user", "telegraf_enabled", "grafana_port", "backup_enabled"),
     "monitoring_servers": ("influxdb_major", "influxdb_org", "influxdb_admin_user", "influxdb_failure_webhook",
                            "grafana_enabled"),
     "web_servers": ("nginx_server_name", "nginx_tls_self_signed", "nginx_client_max_body_size",
                     "nginx_proxy_timeout", "nginx_static_expires_days", "nginx_hsts_max_age",
-                    "nginx_upstream_keepalive", "nginx_maintenance_flag"),
+                    "nginx_upstream_keepalive", "nginx_maintenance_flag",
+                    "nginx_maintenance_retry_after"),
     "app_servers": ("app_source", "app_migrations", "app_user", "app_root", "app_keep_releases",
                     "app_health_timeout", "app_migration_lock_wait", "app_bake_error_rate_percent",
                     "app_bake_error_rate_seconds", "app_bake_p99_limit", "app_bake_p99_seconds"),
@@ -292,7 +304,8 @@ REQUIRED = {
                       "redis_rename_commands"),
     "db_servers": ("mysql_role", "mysql_innodb_log_file_size", "mysql_max_connections",
                    "mysql_long_query_time", "mysql_binlog_expire_days", "mysql_character_set",
-                   "mysql_collation", "mysql_app_privileges", "mysql_backup_privileges"),
+                   "mysql_collation", "mysql_app_privileges", "mysql_backup_privileges",
+                   "mysql_migration_privileges"),
 }
 
 
@@ -323,6 +336,10 @@ def host_problems(name: str, groups: set[str], data: dict, known=frozenset()) ->
                                         or (data.get("nginx_tls_certificate") and data.get("nginx_tls_key"))):
         out.append(f"{name}: nginx needs a certificate: nginx_tls_certificate and nginx_tls_key, "
                    "nginx_tls_certbot_email, or nginx_tls_self_signed")
+    if isinstance(data.get("tls_renew_days"), int) and isinstance(data.get("tls_cert_days"), int) \
+            and data["tls_renew_days"] >= data["tls_cert_days"]:
+        out.append(f"{name}: tls_renew_days ({data['tls_renew_days']}) must be less than tls_cert_days "
+                   f"({data['tls_cert_days']}), or every run would issue a new certificate")
     out += vendor_problems(name, groups, data)
     if "monitoring_servers" in groups and data.get("grafana_enabled"):
         channels = data.get("grafana_alert_channels") or []

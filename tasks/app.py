@@ -11,7 +11,7 @@ from pyinfra import host, inventory
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import artifact, packages, rollout, secrets
+from stack import artifact, packages, rollout, sandbox, secrets, tls
 from stack.configs import render, secret_file
 from stack.shell import argv
 
@@ -33,22 +33,32 @@ cache = inventory.get_group("cache_servers")[0]
 env = secret_file(
     name="App settings",
     dest=f"{root}/shared/app.env",
-    content=render("templates/app/app.env.j2", primary=primary, cache=cache,
-                   db_password=secrets.get("mysql_app_password"), redis_password=secrets.get("redis_password")),
+    content=render("templates/app/app.env.j2", primary=primary, cache=cache, tls=tls, user=host.data.mysql_app_user,
+                   db_password=secrets.get("mysql_app_password"), redis_password=secrets.get("redis_app_password")),
     user=host.data.app_user,
     group=host.data.app_user,
 )
+# The migration step's own database user (DDL): root's only, never the app's.
+files.directory(name="stack config directory", path="/etc/stack", mode="0700")
+secret_file(
+    name="Migration settings",
+    dest="/etc/stack/app-migrate.env",
+    content=render("templates/app/app.env.j2", primary=primary, cache=cache, tls=tls,
+                   user=host.data.mysql_migration_user, db_password=secrets.get("mysql_migration_password"),
+                   redis_password=None),
+)
 
 units = [
-    files.template(name=f"systemd {unit}", src=f"templates/app/app.{unit}.j2",
-                   dest=f"/etc/systemd/system/{name}.{unit}")
-    for unit in ("socket", "service")
+    *[files.template(name=f"systemd {unit}", src=f"templates/app/app.{unit}.j2",
+                     dest=f"/etc/systemd/system/{name}.{unit}")
+      for unit in ("socket", "service")],
+    # writes only its shared/ directory, keeps no capability; restarted by the switch
+    sandbox.drop_in(name, write=[f"{root}/shared"], private_users=True, restart=False),
 ]
 systemd.daemon_reload(name="systemd reload", _if=lambda: any(u.did_change() for u in units))
 # The socket is what listens: restarts of the service queue connections, never refuse them.
 systemd.service(name="App socket", service=f"{name}.socket", running=True, enabled=True)
 
-files.directory(name="stack config directory", path="/etc/stack", mode="0700")
 files.put(name="stack-app program", src="stack/hosttools/stack_app.py", dest="/usr/local/sbin/stack-app",
           mode="0755")
 app_config = {

@@ -14,7 +14,7 @@ from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import metrics, packages, secrets, topology
+from stack import metrics, packages, secrets, tls, topology
 from stack.configs import secret_file
 from stack.validate import environment_of
 
@@ -50,6 +50,7 @@ config = secret_file(name="stack-backup config", dest="/etc/stack/backup.json", 
         "port": host.data.mysql_port,
         "user": host.data.mysql_backup_user,
         "password": secrets.get("mysql_backup_password"),
+        "ca": tls.CA_CERT,  # over TLS, the primary's certificate checked
         "flush_seconds": host.data.backup_binlog_flush_seconds,
         "server_id": 0xF0000000 + int(ipaddress.ip_address(host.data.private_address)) % 2**24,
     },

@@ -49,7 +49,7 @@ changes = [
                    mode="0640", group="grafana", server_name=server_name),
     grafana_secret("Grafana datasource", f"{PROVISIONING}/datasources/stack.yaml", render(
         "templates/grafana/datasource.yaml.j2", uid=grafana.DATASOURCE_UID, token=secrets.get("influxdb_token"),
-        url=f"http://{host.data.private_address}:{host.data.influxdb_port}")),
+        url=f"https://{host.data.private_address}:{host.data.influxdb_port}", ca_cert=secrets.get("tls_ca_cert"))),
     files.template(name="Grafana dashboard provider", src="templates/grafana/dashboards.yaml.j2",
                    dest=f"{PROVISIONING}/dashboards/stack.yaml", folder=grafana.FOLDER, path=DASHBOARDS),
     files.directory(name="Grafana dashboards directory", path=DASHBOARDS, mode="0755"),

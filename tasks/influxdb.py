@@ -1,5 +1,5 @@
-"""InfluxDB on monitoring_servers, set up by stack-influx over the HTTP API
-(secrets in request bodies and headers only).
+"""InfluxDB on monitoring_servers, over HTTPS only (the internal CA's certificate),
+set up by stack-influx over the HTTP API (secrets in request bodies and headers only).
 
 influxdb_major 2 (production): InfluxData's signed repository. It is unreachable
 from this project's own machines, so there that step fails loudly; it is never
@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import packages, secrets, vendor
+from stack import packages, sandbox, secrets, tls, vendor
 from stack.configs import checked_template, secret_file
 
 # major -> (packages, config template, config file, check). influxd 1.x has no
@@ -29,16 +29,22 @@ wanted, template, config, check = VERSIONS[major]
 if major == 2:
     vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
 packages.present(f"InfluxDB {major}.x", wanted)
-checked_template(name="InfluxDB config", src=template, dest=config, check=check,
-                 apply="systemctl restart influxdb && sleep 2")
+server.user(name="InfluxDB may read the TLS key", user="influxdb", groups=["ssl-cert"], append=True,
+            create_home=False)
+config_op = checked_template(name="InfluxDB config", src=template, dest=config, check=check,
+                             apply="systemctl restart influxdb && sleep 2", tls=tls)
 systemd.service(name="InfluxDB running", service="influxdb", running=True, enabled=True)
+sandbox.drop_in("influxdb", write=["/var/lib/influxdb", "-/var/log/influxdb"])  # "-": 2.x logs to the journal only
+systemd.service(name="InfluxDB restarted for its new TLS certificate", service="influxdb", restarted=True,
+                _if=lambda: tls.renewed(host) and not config_op.did_change())
 
 files.directory(name="stack config directory", path="/etc/stack", mode="0700")
 files.put(name="stack-influx program", src="stack/hosttools/stack_influx.py", dest="/usr/local/sbin/stack-influx",
           mode="0755")
 desired = secret_file(name="InfluxDB desired state", dest="/etc/stack/influxdb.json", content=json.dumps({
     "major": major,
-    "url": f"http://{host.data.private_address}:{host.data.influxdb_port}",
+    "url": f"https://{host.data.private_address}:{host.data.influxdb_port}",
+    "ca": tls.CA_CERT,
     "org": host.data.influxdb_org,
     "database": host.data.influxdb_bucket,
     "retention_days": host.data.influxdb_retention_days,

@@ -16,7 +16,7 @@ from pyinfra.facts.hardware import Memory
 from pyinfra.facts.server import Command, LinuxDistribution
 from pyinfra.operations import files, server, systemd
 
-from stack import packages, secrets
+from stack import packages, sandbox, secrets, tls
 from stack.configs import checked_template, secret_file
 
 FLAVOURS = {
@@ -66,23 +66,22 @@ def desired_state() -> dict:
     """What stack-mysql brings the server to. Secrets travel as hashes, except the
     two a replica must present to its primary."""
     db_hosts, app_hosts = addresses("db_servers"), addresses("app_servers")
-    users = []
-    for addr in app_hosts:
-        users.append({"name": host.data.mysql_app_user, "host": addr,
-                      "auth": native_hash(secrets.get("mysql_app_password")),
-                      "grants": {f"{host.data.mysql_app_database}.*": host.data.mysql_app_privileges}})
-    for addr in db_hosts:
-        users.append({"name": host.data.mysql_replication_user, "host": addr,
-                      "auth": native_hash(secrets.get("mysql_replication_password")),
-                      "grants": {"*.*": ["REPLICATION SLAVE"]}})
-    for addr in ["localhost", *db_hosts]:
-        users.append({"name": host.data.mysql_backup_user, "host": addr,
-                      "auth": native_hash(secrets.get("mysql_backup_password")),
-                      "grants": {"*.*": host.data.mysql_backup_privileges}})
-    for addr in ["localhost", *addresses("monitoring_servers")]:
-        users.append({"name": host.data.mysql_monitoring_user, "host": addr,
-                      "auth": native_hash(secrets.get("mysql_monitoring_password")),
-                      "grants": {"*.*": flavour["monitor_privileges"]}})
+    app_db = f"{host.data.mysql_app_database}.*"
+    accounts = [  # (user, its password secret, from where, grants)
+        (host.data.mysql_app_user, "mysql_app_password", app_hosts, {app_db: host.data.mysql_app_privileges}),
+        (host.data.mysql_migration_user, "mysql_migration_password", app_hosts,
+         {app_db: host.data.mysql_migration_privileges}),
+        (host.data.mysql_replication_user, "mysql_replication_password", db_hosts, {"*.*": ["REPLICATION SLAVE"]}),
+        (host.data.mysql_backup_user, "mysql_backup_password", ["localhost", *db_hosts],
+         {"*.*": host.data.mysql_backup_privileges}),
+        (host.data.mysql_monitoring_user, "mysql_monitoring_password", ["localhost"],
+         {"*.*": flavour["monitor_privileges"]}),
+    ]
+    # Over the network TLS is required (the server refuses plaintext anyway); the
+    # unix socket is local, so it is not.
+    users = [{"name": name, "host": addr, "auth": native_hash(secrets.get(secret)), "grants": grants,
+              "require_ssl": addr != "localhost"}
+             for name, secret, hosts, grants in accounts for addr in hosts]
     state = {
         "flavour": flavour_name,
         "socket": "/run/mysqld/mysqld.sock",
@@ -95,7 +94,7 @@ def desired_state() -> dict:
         primary = next(h for h in inventory.get_group("db_servers") if h.data.mysql_role == "primary")
         state["replication"] = {
             "host": primary.data.private_address, "port": host.data.mysql_port,
-            "user": host.data.mysql_replication_user,
+            "user": host.data.mysql_replication_user, "ca": tls.CA_CERT,
             "password": secrets.get("mysql_replication_password"),
             "seed_user": host.data.mysql_backup_user, "seed_password": secrets.get("mysql_backup_password"),
         }
@@ -111,9 +110,16 @@ if "db_servers" in host.groups:
                     mode="0750")
     files.directory(name="secure_file_priv directory", path="/var/lib/mysql-files", user="mysql",
                     group="mysql", mode="0750")
+    files.directory(name="Log directory (slow query log)", path="/var/log/mysql", user="mysql", group="adm",
+                    mode="0750")
+    # Writes its data, logs and socket only; keeps CAP_IPC_LOCK (memlock), as its own unit grants.
+    sandbox.drop_in(flavour["service"], write=["/var/lib/mysql", "/var/log/mysql", "/run/mysqld"],
+                    capabilities=["CAP_IPC_LOCK"], allow=["@resources"])
 
+    server.user(name="MySQL may read the TLS key", user="mysql", groups=["ssl-cert"], append=True,
+                create_home=False)
     systemd.service(name="MySQL running", service=flavour["service"], running=True, enabled=True)
-    checked_template(
+    config = checked_template(
         name="MySQL config",
         src="templates/mysql/stack.cnf.j2",
         dest=flavour["config"],
@@ -126,7 +132,11 @@ if "db_servers" in host.groups:
         server_id=host.data.mysql_server_id or int(ipaddress.ip_address(host.data.private_address)) % 2**32,
         buffer_pool_size=buffer_pool_size(),
         replica=not is_primary,
+        tls=tls,
     )
+    # A new certificate is read at start; a new config has restarted it already.
+    systemd.service(name="MySQL restarted for its new TLS certificate", service=flavour["service"],
+                    restarted=True, _if=lambda: tls.renewed(host) and not config.did_change())
 
     files.directory(name="stack config directory", path="/etc/stack", mode="0700")
     files.put(name="stack-mysql program", src="stack/hosttools/stack_mysql.py",

@@ -10,7 +10,7 @@ from pyinfra.api import StringCommand
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import packages
+from stack import packages, sandbox
 from stack.shell import argv
 from stack.configs import checked_template, secret_file
 
@@ -25,7 +25,8 @@ def exists(path):  # a file or a link to one (certbot's are links)
     return host.get_fact(Command, command=f"test -e {shlex.quote(path)} && echo yes || echo no") == "yes"
 
 packages.present("Nginx", ["nginx", "openssl"])
-files.directory(name="TLS directory", path=TLS_DIR, mode="0750", group="www-data")
+# Only nginx's master (root) reads them: the workers never see the key.
+files.directory(name="TLS directory", path=TLS_DIR, mode="0700", group="root")
 
 if host.data.nginx_tls_self_signed or certbot_email:
     # With certbot this is only the stand-in nginx starts with, until the real one is issued.
@@ -35,13 +36,13 @@ if host.data.nginx_tls_self_signed or certbot_email:
         commands=[StringCommand(
             argv("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825", "-subj", f"/CN={name}",
                  "-addext", f"subjectAltName=DNS:{name},IP:{host.data.private_address}", "-keyout", key,
-                 "-out", cert), "2>/dev/null", "&&", argv("chmod", "0640", key), "&&", argv("chgrp", "www-data", key))],
+                 "-out", cert), "2>/dev/null")],
         _if=lambda: cert_missing,
     )
+    files.file(name="Private key root's only", path=key, mode="0600", user="root", group="root")
 else:
     files.put(name="Certificate chain", src=host.data.nginx_tls_certificate, dest=cert, mode="0644")
-    secret_file(name="Private key", dest=key, content=Path(host.data.nginx_tls_key).read_text(),
-                mode="0640", group="www-data")
+    secret_file(name="Private key", dest=key, content=Path(host.data.nginx_tls_key).read_text())
 
 flag = Path(host.data.nginx_maintenance_flag)
 files.directory(name="Maintenance page directory", path=str(flag.parent), mode="0755")
@@ -51,6 +52,10 @@ files.put(name="Maintenance page", src="files/nginx/maintenance.html", dest=f"{f
 # nobody re-enables it by accident.
 files.link(name="Default site removed", path="/etc/nginx/sites-enabled/default", present=False)
 systemd.service(name="Nginx running", service="nginx", running=True, enabled=True)
+# The master binds 80/443 and drops to www-data for its workers: those capabilities only.
+sandbox.drop_in("nginx", write=["/var/log/nginx", "/var/lib/nginx", "/run"],
+                capabilities=["CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE", "CAP_CHOWN"],
+                allow=["@privileged"])
 checked_template(
     name="Nginx config",
     src="templates/nginx/nginx.conf.j2",

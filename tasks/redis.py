@@ -1,25 +1,36 @@
-"""Redis on cache_servers: bound to the private address, password required,
-dangerous commands disabled, memory capped; optionally a replica."""
+"""Redis on cache_servers: bound to the private address, TLS only, one ACL user per
+role (admin, app, monitoring, replica), dangerous commands disabled, memory
+capped; optionally a replica."""
+
+import hashlib
 
 from pyinfra import host, logger
 from pyinfra.operations import files, server, systemd
 
-from stack import packages, secrets
+from stack import packages, secrets, tls
 from stack.configs import render, secret_file
 from stack.hostfacts import container
 
 packages.present("Redis", ["redis-server"])
 
-# Holds requirepass/masterauth, so it is a secret file: never shown in a diff.
+server.user(name="Redis may read the TLS key", user="redis", groups=["ssl-cert"], append=True,
+            create_home=False)
 systemd.service(name="Redis running", service="redis-server", running=True, enabled=True)
-secret_file(
+# The users' passwords are in it as hashes; a replica's own password in plain: a secret file.
+hashes = {role: hashlib.sha256(secrets.get(secret).encode()).hexdigest()
+          for role, secret in [("admin", "redis_password"), ("app", "redis_app_password"),
+                               ("monitoring", "redis_monitoring_password"), ("replica", "redis_replica_password")]}
+config = secret_file(
     name="Redis config",
     dest="/etc/redis/redis.conf",
-    content=render("templates/redis/redis.conf.j2", password=secrets.get("redis_password")),
+    content=render("templates/redis/redis.conf.j2", hashes=hashes, tls=tls,
+                   replica_password=secrets.get("redis_replica_password")),
     mode="0640",
     group="redis",
     apply="systemctl restart redis-server",
 )
+systemd.service(name="Redis restarted for its new TLS certificate", service="redis-server", restarted=True,
+                _if=lambda: tls.renewed(host) and not config.did_change())
 
 # Kernel settings Redis asks for. They belong to the machine, not to a container.
 virt = container()

@@ -12,7 +12,7 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from stack import packages, secrets, vendor
+from stack import packages, secrets, tls, vendor
 from stack.configs import secret_file
 
 vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
@@ -25,13 +25,13 @@ environment = {"INFLUXDB_WRITER_PASSWORD": secrets.get("influxdb_writer_password
 if "db_servers" in host.groups:
     environment["MYSQL_MONITORING_PASSWORD"] = secrets.get("mysql_monitoring_password")
 if "cache_servers" in host.groups:
-    environment["REDIS_PASSWORD"] = secrets.get("redis_password")
+    environment["REDIS_MONITORING_PASSWORD"] = secrets.get("redis_monitoring_password")
 changes = [
     secret_file(name="Telegraf secrets (environment)", dest="/etc/default/telegraf",
                 content="".join(f"{k}={v}\n" for k, v in sorted(environment.items()))),
     files.template(name="Telegraf config", src="templates/telegraf/telegraf.conf.j2",
                    dest="/etc/telegraf/telegraf.conf", mode="0644",
-                   mariadb=host.get_fact(LinuxDistribution)["name"] != "Ubuntu"),  # as tasks/mysql.py picks
+                   mariadb=host.get_fact(LinuxDistribution)["name"] != "Ubuntu", tls=tls),  # as tasks/mysql.py picks
 ]
 systemd.service(name="Telegraf running", service="telegraf", running=True, enabled=True)
 systemd.service(name="Telegraf restarted for the new config", service="telegraf", restarted=True,

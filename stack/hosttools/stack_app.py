@@ -42,6 +42,7 @@ import time
 import urllib.request
 
 CONFIG = "/etc/stack/app.json"
+MIGRATE_ENV = "/etc/stack/app-migrate.env"  # the app's settings, with the migration user (root's only)
 
 
 class Failure(Exception):
@@ -132,7 +133,8 @@ from urllib.parse import quote_plus
 e, ini = os.environ, sys.argv[1]
 url = (f"mysql+pymysql://{quote_plus(e['DATABASE_USER'])}:{quote_plus(e['DATABASE_PASSWORD'])}"
        f"@{e['DATABASE_HOST']}:{e['DATABASE_PORT']}/{e['DATABASE_NAME']}")
-with create_engine(url, connect_args={"connect_timeout": 5}).connect() as c:
+with create_engine(url, connect_args={"connect_timeout": 5, "ssl_ca": e["TLS_CA"],
+                                      "ssl_verify_cert": True, "ssl_verify_identity": True}).connect() as c:
     current = MigrationContext.configure(c).get_current_revision()
     rows = c.execute(text("SELECT table_name, column_name, column_type, is_nullable, column_default "
                           "FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY 1, 2")).all()
@@ -161,7 +163,8 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
 
     def alembic(self, rid: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         rdir = self.release_dir(rid)
-        env = {**os.environ, **read_env(os.path.join(self.root, "shared/app.env")),
+        # As the migration user (DDL), never the app's (DML only).
+        env = {**os.environ, **read_env(MIGRATE_ENV),
                "ALEMBIC_LOCK_WAIT_TIMEOUT": str(self.cfg.get("migration_lock_wait", 10))}
         proc = subprocess.run([os.path.join(rdir, "venv/bin/python"), *args], env=env, capture_output=True,
                               text=True)
@@ -211,7 +214,9 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
     # -- records ----------------------------------------------------------------------
     RECORD = ("import json, os, sys, pymysql; e = os.environ; r = json.loads(sys.argv[1]); "
               "c = pymysql.connect(host=e['DATABASE_HOST'], port=int(e['DATABASE_PORT']), user=e['DATABASE_USER'], "
-              "password=e['DATABASE_PASSWORD'], database=e['DATABASE_NAME'], connect_timeout=5); cur = c.cursor(); "
+              "password=e['DATABASE_PASSWORD'], database=e['DATABASE_NAME'], connect_timeout=5, ssl_ca=e['TLS_CA'], "
+              "ssl_verify_cert=True, "
+              "ssl_verify_identity=True); cur = c.cursor(); "
               "cur.execute('INSERT INTO deployment_record (action, release_id, from_revision, to_revision, success, "
               "duration_s) VALUES (%s, %s, %s, %s, %s, %s)', (r['action'], r['release'], r['from'], r['to'], "
               "r['success'], r['duration'])); "
@@ -299,7 +304,8 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
             return True
         service = self.cfg["service"]
         inputs = [os.path.join(self.root, "shared/app.env"), f"/etc/systemd/system/{service}.service",
-                  f"/etc/systemd/system/{service}.socket"]
+                  f"/etc/systemd/system/{service}.socket",
+                  f"/etc/systemd/system/{service}.service.d/50-stack-sandbox.conf"]
         return any(os.stat(p).st_mtime > float(started) for p in inputs if os.path.exists(p))
 
     # -- prune ---------------------------------------------------------------------------

@@ -803,7 +803,7 @@ def archive(cfg: dict) -> int:
         if name.endswith(".partial"):
             os.unlink(os.path.join(spool, name))
     conn = pymysql.connect(host=b["host"], port=b["port"], user=b["user"], password=b["password"], autocommit=True,
-                           connect_timeout=5)
+                           connect_timeout=5, ssl_ca=b["ca"], ssl_verify_cert=True, ssl_verify_identity=True)
     with conn.cursor() as cur:
         cur.execute("SHOW BINARY LOGS")
         on_primary = [row[0] for row in cur.fetchall()]
@@ -816,7 +816,8 @@ def archive(cfg: dict) -> int:
     archive_closed(store, spool, have[:-1])
     defaults = os.path.join(os.environ.get("RUNTIME_DIRECTORY", "/run/stack-backup"), "binlog.cnf")
     with open(os.open(defaults, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:  # never on a command line
-        f.write("[client]\n" + "".join(f'{k}="{b[k]}"\n' for k in ("host", "port", "user", "password")))
+        f.write("[client]\n" + "".join(f'{k}="{b[k]}"\n' for k in ("host", "port", "user", "password"))
+                + f'ssl-ca="{b["ca"]}"\nssl-verify-server-cert\n')
     follow = subprocess.Popen(["mariadb-binlog", f"--defaults-file={defaults}", "--read-from-remote-server", "--raw",
                                "--stop-never", f"--stop-never-slave-server-id={b['server_id']}",
                                f"--result-file={spool}/", have[-1] if have else on_primary[0]])

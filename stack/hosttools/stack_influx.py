@@ -28,6 +28,7 @@ import base64
 import hashlib
 import json
 import os
+import ssl
 import re
 import sys
 import urllib.error
@@ -81,11 +82,14 @@ def line(measurement: str, tags: dict, fields: dict) -> str:
     return f"{measurement}{tag_part} {','.join(values)}"
 
 
-def http(url: str, body: bytes | None = None, headers: dict | None = None, method: str | None = None):
-    """(status, parsed JSON or text); HTTP errors are answers, not exceptions."""
+def http(url: str, body: bytes | None = None, headers: dict | None = None, method: str | None = None,
+         ca: str | None = None):
+    """(status, parsed JSON or text); HTTP errors are answers, not exceptions. ``ca``:
+    the CA file the server's certificate is checked against (else the system's)."""
     req = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    context = ssl.create_default_context(cafile=ca) if ca else None
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=context) as resp:
             text = resp.read().decode()
             return resp.status, json.loads(text) if text[:1] in "{[" and text else text
     except urllib.error.HTTPError as e:
@@ -110,7 +114,8 @@ class Influx:
     def request(self, path: str, params: dict, user: str | None = None, password: str | None = None,
                 body: bytes | None = None) -> tuple[int, dict | str]:
         url = f"{self.base}{path}?{urllib.parse.urlencode(params)}" if body else f"{self.base}{path}"
-        return http(url, body or urllib.parse.urlencode(params).encode(), basic(user, password) if user else None)
+        return http(url, body or urllib.parse.urlencode(params).encode(), basic(user, password) if user else None,
+                    ca=self.cfg.get("ca"))
 
     def query(self, q: str, as_admin=True) -> list:
         status, out = self.request("/query", {"q": q}, *self.admin() if as_admin else (None, None))
@@ -210,7 +215,8 @@ class Influx2(Influx):
         headers = {"Content-Type": "application/json"}
         if path != "/api/v2/setup":
             headers["Authorization"] = f"Token {self.cfg['admin_password']}"
-        status, out = http(url, json.dumps(body).encode() if body is not None else None, headers, method)
+        status, out = http(url, json.dumps(body).encode() if body is not None else None, headers, method,
+                           ca=self.cfg.get("ca"))
         if status >= 300:
             raise Failure(f"{method} {path}: HTTP {status} {str(out)[:200]}")
         return out

@@ -38,6 +38,10 @@ DIALECT = {
         "start_replica": "START SLAVE",
         "change_source": ("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%s, MASTER_USER=%s, "
                           "MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos"),
+        # TLS to the primary, its certificate checked against the internal CA and its address
+        "source_tls": "CHANGE MASTER TO MASTER_SSL=1, MASTER_SSL_CA=%s, MASTER_SSL_VERIFY_SERVER_CERT=1",
+        "tls_in_use": ("Master_SSL_Allowed", "Master_SSL_Verify_Server_Cert"),
+        "client_verify": "ssl-verify-server-cert",  # the client's option file: name and address checked
         "io_running": "Slave_IO_Running",
         "sql_running": "Slave_SQL_Running",
         "dump_position": ["--gtid", "--master-data=1"],
@@ -54,6 +58,10 @@ DIALECT = {
         "start_replica": "START REPLICA",
         "change_source": ("CHANGE REPLICATION SOURCE TO SOURCE_HOST=%s, SOURCE_PORT=%s, SOURCE_USER=%s, "
                           "SOURCE_PASSWORD=%s, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1"),
+        "source_tls": ("CHANGE REPLICATION SOURCE TO SOURCE_SSL=1, SOURCE_SSL_CA=%s, "
+                       "SOURCE_SSL_VERIFY_SERVER_CERT=1"),
+        "tls_in_use": ("Source_SSL_Allowed", "Source_SSL_Verify_Server_Cert"),
+        "client_verify": "ssl-mode=VERIFY_IDENTITY",
         "io_running": "Replica_IO_Running",
         "sql_running": "Replica_SQL_Running",
         "dump_position": ["--set-gtid-purged=ON", "--source-data=1"],
@@ -150,10 +158,14 @@ def account_statements(desired, current) -> list[tuple[str, tuple]]:
     for key, u in wanted.items():
         acct = account(*key)
         sql = current["users"].get(key)
+        require = " REQUIRE SSL" if u.get("require_ssl") else ""
         if sql is None:
-            out.append((f"CREATE USER {acct} IDENTIFIED {auth_clause(desired)}", (u["auth"],)))
-        elif u["auth"] not in sql:
-            out.append((f"ALTER USER {acct} IDENTIFIED {auth_clause(desired)}", (u["auth"],)))
+            out.append((f"CREATE USER {acct} IDENTIFIED {auth_clause(desired)}{require}", (u["auth"],)))
+        else:
+            if u["auth"] not in sql:
+                out.append((f"ALTER USER {acct} IDENTIFIED {auth_clause(desired)}", (u["auth"],)))
+            if bool(require) != ("REQUIRE SSL" in sql):
+                out.append((f"ALTER USER {acct} REQUIRE {'SSL' if require else 'NONE'}", ()))
         have = parse_grants(current["grants"].get(key, []), d["aliases"])
         want = wanted_grants(u, d["aliases"])
         if have != want:
@@ -215,6 +227,10 @@ def replicating(status, d) -> bool:
             and status[d["sql_running"]] == "Yes")
 
 
+def encrypted(status, d) -> bool:
+    return bool(status) and all(status.get(k) == "Yes" for k in d["tls_in_use"])
+
+
 def replica(desired, ensure: bool, timeout: float = 60, reseed: bool = False) -> int:
     d = DIALECT[desired["flavour"]]
     src = desired["replication"]
@@ -222,13 +238,21 @@ def replica(desired, ensure: bool, timeout: float = 60, reseed: bool = False) ->
         if reseed:  # the primary was restored: what this replica holds follows nothing any more
             unseed(cur, d)
         status = replica_status(cur, d)
-        if replicating(status, d):
-            print(f"replicating from {status.get('Master_Host') or status.get('Source_Host')}")
+        if replicating(status, d) and encrypted(status, d):
+            print(f"replicating from {status.get('Master_Host') or status.get('Source_Host')} over TLS")
             return 0
         if not ensure:
-            print("not replicating" + (f": {status.get('Last_IO_Error') or status.get('Last_SQL_Error')}"
+            print("not replicating" + (" over TLS" if replicating(status, d) else
+                                       f": {status.get('Last_IO_Error') or status.get('Last_SQL_Error')}"
                                        if status else " (never set up)"))
             return 1
+        if replicating(status, d):  # set up before TLS: switched over, nothing seeded again
+            cur.execute(d["stop_replica"])
+            cur.execute(d["source_tls"], (src["ca"],))
+            cur.execute(d["start_replica"])
+            wait_until_replicating(cur, d, timeout)
+            print(f"replicating from {src['host']}, now over TLS")
+            return 0
         if status:
             # Set up before but broken: that needs a person, not an automatic re-seed.
             raise Failure("replication is configured but not running: "
@@ -246,6 +270,7 @@ def replica(desired, ensure: bool, timeout: float = 60, reseed: bool = False) ->
         try:
             seed(desired, d)
             cur.execute(d["change_source"], (src["host"], src["port"], src["user"], src["password"]))
+            cur.execute(d["source_tls"], (src["ca"],))
             cur.execute(d["start_replica"])
             wait_until_replicating(cur, d, timeout)
         except Exception:
@@ -288,7 +313,7 @@ def seed(desired, d):
     fd = os.open(opt, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f"[client]\nuser={src['seed_user']}\npassword=\"{src['seed_password']}\"\n"
-                f"host={src['host']}\nport={src['port']}\n")
+                f"host={src['host']}\nport={src['port']}\nssl-ca={src['ca']}\n{d['client_verify']}\n")
     try:
         dump = subprocess.Popen(
             [d["dump"], f"--defaults-extra-file={opt}", "--single-transaction", "--routines", "--triggers",

@@ -34,6 +34,7 @@ def write_ssh_config(path: Path, addresses: dict[str, str], key: Path, known_hos
 def write_secrets(path: Path) -> dict[str, str]:
     """Every secret a deploy can need, made up here, in a 0600 file; returned too
     (the testbed's S3 server takes its keys from them)."""
+    from stack import tls
     from stack.secrets import SECRETS
 
     # No alert endpoint here: the alert_* URLs are left out (tests that need
@@ -43,6 +44,7 @@ def write_secrets(path: Path) -> dict[str, str]:
     # stays here, on the controller, for restores (never on a db host).
     out = run("age-keygen", "-o", str(path.parent / BACKUP_IDENTITY)).stderr
     values["backup_age_recipient"] = out.split("Public key: ")[1].strip()
+    values["tls_ca_key"], values["tls_ca_cert"] = tls.new_ca(name="stack testbed CA")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))

@@ -40,6 +40,15 @@ def test_release_layout_and_modes(host):
     assert f"deploy {rid} (was none) by deploy" in h.file(f"{APP}/revisions.log").content_string
 
 
+def test_only_root_holds_the_migration_users_settings(host, secrets):
+    h = host("app1")
+    migrate = h.file("/etc/stack/app-migrate.env")
+    assert (migrate.mode, migrate.user) == (0o600, "root")
+    assert "DATABASE_USER=sales_migrate" in migrate.content_string
+    app_env = h.file(f"{APP}/shared/app.env").content_string
+    assert "DATABASE_USER=sales\n" in app_env and secrets["mysql_migration_password"] not in app_env
+
+
 def test_app_runs_unprivileged_and_hardened(host):
     h = host("app1")
     assert h.check_output("systemctl show sales -p User --value") == "sales"

@@ -49,6 +49,30 @@ def test_password_login_is_refused(host, testbed):
     assert "Permission denied (publickey)" in proc.stderr
 
 
+def ssh_with(testbed, *options):
+    return subprocess.run(["ssh", "-F", str(testbed.state_dir / "ssh_config"), "-o", "BatchMode=yes",
+                           "-o", "ConnectTimeout=5", *options, "db1", "true"], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("option", ["KexAlgorithms=ecdh-sha2-nistp256", "KexAlgorithms=diffie-hellman-group14-sha1",
+                                    "Ciphers=aes128-cbc", "MACs=hmac-sha1", "MACs=umac-64-etm@openssh.com",
+                                    "MACs=hmac-sha2-256", "HostKeyAlgorithms=ecdsa-sha2-nistp256"])
+def test_weak_ssh_algorithms_are_refused(testbed, option):
+    proc = ssh_with(testbed, "-o", option)
+    assert proc.returncode == 255 and "no matching" in proc.stderr, proc.stderr
+
+
+def test_modern_ssh_algorithms_are_accepted(testbed):
+    # the control: the same command with the algorithms the server prefers gets in
+    proc = ssh_with(testbed, "-o", "KexAlgorithms=curve25519-sha256", "-o", "Ciphers=chacha20-poly1305@openssh.com")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_tcp_forwarding_is_refused(testbed):
+    proc = ssh_with(testbed, "-o", "ExitOnForwardFailure=yes", "-R", "127.0.0.1:40022:127.0.0.1:22")
+    assert proc.returncode != 0 and "forwarding" in proc.stderr.lower(), proc.stderr
+
+
 def test_firewall_drops_inbound_by_default(host):
     ruleset = host("db1").check_output("nft list chain inet filter input")
     assert "policy drop;" in ruleset

@@ -7,9 +7,10 @@ import pytest
 from tests.e2e.conftest import pyinfra_on_testbed
 
 QUERY = """
-import base64, json, sys, urllib.error, urllib.parse, urllib.request
+import base64, json, ssl, sys, urllib.error, urllib.parse, urllib.request
 cfg = json.load(open("/etc/stack/influxdb.json"))
 who, q = sys.argv[1], sys.argv[2]
+context = ssl.create_default_context(cafile=cfg["ca"])  # the internal CA, the address checked
 req = urllib.request.Request(cfg["url"] + "/query", data=urllib.parse.urlencode({"q": q, "db": cfg["database"]}).encode())
 if who != "anonymous":
     user, password = {"admin": (cfg["admin_user"], cfg["admin_password"]),
@@ -17,7 +18,7 @@ if who != "anonymous":
                       "wrong": (cfg["admin_user"], "wrong")}[who]
     req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
 try:
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=5, context=context) as r:
         print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
 except urllib.error.HTTPError as e:
     print(json.dumps({"status": e.code, "body": e.read().decode()}))
@@ -38,6 +39,17 @@ def test_influxdb_is_running_enabled_and_on_the_private_address(host, address):
     assert host("web1").service("influxdb").is_running and host("web1").service("influxdb").is_enabled
     listening = [str(s) for s in host("web1").socket.get_listening_sockets() if s.endswith(":8086")]
     assert listening == [f"tcp://{address('web1')}:8086"]
+
+
+def test_plain_http_gets_no_answer(host, address):
+    out = host("web1").run("curl -sS -m 5 http://%s:8086/ping", address("web1"))
+    assert out.rc != 0 or "Client sent an HTTP request to an HTTPS server" in out.stdout
+
+
+def test_https_answers_with_the_internal_cas_certificate(host, address):
+    out = host("web1").run("curl -sS -m 5 -o /dev/null -w '%%{http_code}' --cacert /etc/ssl/stack/ca.crt "
+                           "https://%s:8086/ping", address("web1"))
+    assert out.stdout == "204", out.stderr
 
 
 def test_anonymous_and_wrong_password_are_refused(host):

@@ -10,11 +10,15 @@ from tests.conftest import changed_hosts
 from tests.e2e.conftest import pyinfra_on_testbed, reach
 
 
-def sql(h, statement, user=None, password=None, on=None, database="sales"):
+TLS = "--ssl-ca=/etc/ssl/stack/ca.crt --ssl-verify-server-cert"  # the server's name checked against the CA
+
+
+def sql(h, statement, user=None, password=None, on=None, database="sales", tls=TLS):
     """Run SQL on a testbed host: as root over the socket, or as ``user`` over TCP to ``on``."""
     if user is None:
         return h.run("mariadb -N -B -e %s", statement)
-    return h.run("MYSQL_PWD=%s mariadb -N -B -h %s -u %s -D %s -e %s", password, on, user, database, statement)
+    return h.run(f"MYSQL_PWD=%s mariadb {tls} -N -B -h %s -u %s -D %s -e %s", password, on, user, database,
+                 statement)
 
 
 @pytest.mark.parametrize("name", ["db1", "db2"])
@@ -44,6 +48,39 @@ def test_app_user_works_on_its_own_database(host, secrets):
     out = sql(host("app1"), "SELECT DATABASE()", user="sales", password=secrets["mysql_app_password"],
               on="db1")
     assert out.rc == 0, out.stderr
+
+
+def test_a_plaintext_client_is_refused(host, secrets):
+    out = sql(host("app1"), "SELECT 1", user="sales", password=secrets["mysql_app_password"], on="db1",
+              tls="--skip-ssl")
+    assert out.rc != 0 and "Access denied" in out.stderr  # the account requires TLS ...
+
+
+@pytest.mark.parametrize("name", ["db1", "db2"])
+def test_the_server_refuses_plaintext_for_every_account(host, name):
+    # ... and so does the server, for any account over TCP (the socket is local)
+    assert sql(host(name), "SELECT @@require_secure_transport, @@have_ssl").stdout.split() == ["1", "YES"]
+
+
+def test_the_app_connection_is_encrypted(host, secrets):
+    out = sql(host("app1"), "SHOW SESSION STATUS LIKE 'Ssl_version'", user="sales",
+              password=secrets["mysql_app_password"], on="db1")
+    assert out.stdout.split() in (["Ssl_version", "TLSv1.3"], ["Ssl_version", "TLSv1.2"]), out.stderr
+
+
+def test_app_user_cannot_change_the_schema(host, secrets):
+    out = sql(host("app1"), "CREATE TABLE app_may_not (id INT)", user="sales",
+              password=secrets["mysql_app_password"], on="db1")
+    assert out.rc != 0 and "CREATE command denied" in out.stderr
+
+
+def test_migration_user_can_change_the_schema_of_its_database_only(host, secrets):
+    pw = secrets["mysql_migration_password"]
+    out = sql(host("app1"), "CREATE TABLE migration_probe (id INT); DROP TABLE migration_probe",
+              user="sales_migrate", password=pw, on="db1")
+    assert out.rc == 0, out.stderr
+    out = sql(host("app1"), "SELECT user FROM mysql.user", user="sales_migrate", password=pw, on="db1")
+    assert out.rc != 0 and "denied" in out.stderr
 
 
 def test_app_user_cannot_read_another_database(host, secrets):
@@ -103,15 +140,32 @@ def test_replica_is_read_only_and_replicates_with_gtid(host):
     assert "Slave_IO_Running: Yes" in status and "Slave_SQL_Running: Yes" in status
 
 
-def test_row_written_on_primary_appears_on_replica(host, secrets):
+def test_replication_is_encrypted_and_checks_the_primary(host):
+    status = host("db2").check_output("mariadb -e 'SHOW SLAVE STATUS\\G'")
+    assert "Master_SSL_Allowed: Yes" in status and "Master_SSL_Verify_Server_Cert: Yes" in status
+    assert "Master_SSL_CA_File: /etc/ssl/stack/ca.crt" in status
+
+
+def test_every_network_account_requires_tls(host):
+    accounts = sql(host("db1"), "SELECT CONCAT(User, '@', Host, ':', ssl_type) FROM mysql.user "
+                                "WHERE Host <> 'localhost' AND User <> 'root'").stdout.split()
+    assert accounts and all(a.endswith(":ANY") for a in accounts), accounts
+
+
+@pytest.fixture
+def probe_table(host):
+    assert sql(host("db1"), "CREATE TABLE sales.e2e_probe (token CHAR(32) PRIMARY KEY)").rc == 0
+    yield "e2e_probe"
+    sql(host("db1"), "DROP TABLE IF EXISTS sales.e2e_probe")
+
+
+def test_row_written_on_primary_appears_on_replica(host, secrets, probe_table):
     token = uuid.uuid4().hex
     pw = secrets["mysql_app_password"]
-    write = sql(host("app1"), "CREATE TABLE IF NOT EXISTS e2e_probe (token CHAR(32) PRIMARY KEY); "
-                              f"INSERT INTO e2e_probe VALUES ('{token}')", user="sales", password=pw,
-                on="db1")
+    write = sql(host("app1"), f"INSERT INTO {probe_table} VALUES ('{token}')", user="sales", password=pw, on="db1")
     assert write.rc == 0, write.stderr
     for _ in range(30):
-        seen = sql(host("app2"), f"SELECT token FROM e2e_probe WHERE token = '{token}'", user="sales",
+        seen = sql(host("app2"), f"SELECT token FROM {probe_table} WHERE token = '{token}'", user="sales",
                    password=pw, on="db2")
         if seen.stdout.strip() == token:
             return
@@ -119,9 +173,9 @@ def test_row_written_on_primary_appears_on_replica(host, secrets):
     pytest.fail(f"row not replicated to db2 in 15s: {seen.stderr}")
 
 
-def test_replica_refuses_writes_from_the_app_user(host, secrets):
-    out = sql(host("app1"), "CREATE TABLE IF NOT EXISTS e2e_probe (token CHAR(32) PRIMARY KEY); "
-                            "INSERT INTO e2e_probe VALUES ('written-on-the-replica')",
+def test_replica_refuses_writes_from_the_app_user(host, secrets, probe_table):
+    time.sleep(1)  # the table has reached the replica
+    out = sql(host("app1"), f"INSERT INTO {probe_table} VALUES ('written-on-the-replica')",
               user="sales", password=secrets["mysql_app_password"], on="db2")
     assert out.rc != 0 and "--read-only" in out.stderr
 

@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.conftest import pyinfra_on_testbed, reach, vendor_unreachable
 
 
-def get(address, path, port=443, tls_max=None):
+def get(address, path, port=443, tls_max=None, headers=None):
     if port == 443:
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
@@ -19,7 +19,7 @@ def get(address, path, port=443, tls_max=None):
         conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=10)
     else:
         conn = http.client.HTTPConnection(address, port, timeout=10)
-    conn.request("GET", path)
+    conn.request("GET", path, headers=headers or {})
     resp = conn.getresponse()
     resp.body = resp.read()
     resp.tls = conn.sock.version() if port == 443 else None
@@ -43,10 +43,15 @@ def test_both_app_hosts_receive_traffic(web):
     assert served_by == {"app1", "app2"}
 
 
-def test_http_redirects_to_https(web):
+def test_http_redirects_to_https_on_the_configured_name(web):
     resp = get(web, "/sales/summary?x=1", port=80)
     assert resp.status == 301
-    assert resp.getheader("Location") == f"https://{web}/sales/summary?x=1"
+    assert resp.getheader("Location") == "https://sales.example.com/sales/summary?x=1"
+
+
+def test_a_forged_host_header_never_comes_back_in_the_redirect(web):
+    resp = get(web, "/", port=80, headers={"Host": "evil.example"})
+    assert resp.status == 301 and "evil" not in resp.getheader("Location")
 
 
 def test_security_headers_and_no_version(web):
@@ -54,7 +59,9 @@ def test_security_headers_and_no_version(web):
     assert resp.getheader("Strict-Transport-Security") == "max-age=63072000; includeSubDomains"
     assert resp.getheader("X-Content-Type-Options") == "nosniff"
     assert resp.getheader("X-Frame-Options") == "DENY"
+    assert resp.getheader("Permissions-Policy") == "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
     assert resp.getheader("Server") == "nginx"
+    assert resp.getheader("Retry-After") is None  # only a 503 has one
 
 
 def test_security_headers_on_errors_too(web):
@@ -73,6 +80,21 @@ def test_tls_1_2_is_accepted(web):
     assert get(web, "/health", tls_max=ssl.TLSVersion.TLSv1_2).tls == "TLSv1.2"
 
 
+@pytest.mark.parametrize("group, accepted", [("X25519", True), ("prime256v1", True), ("secp384r1", True),
+                                             ("X448", False), ("secp521r1", False)])
+def test_only_the_chosen_curves_are_offered(web, group, accepted):
+    import subprocess
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{web}:443", "-groups", group, "-brief"],
+                         input="", capture_output=True, text=True, timeout=20)
+    assert (out.returncode == 0 and "Protocol version" in out.stderr) == accepted, out.stderr[-400:]
+
+
+def test_the_tls_key_is_roots_only(host):
+    key = host("web1").file("/etc/nginx/tls/site.key")
+    assert (key.mode, key.user, key.group) == (0o600, "root", "root")
+    assert host("web1").file("/etc/nginx/tls").mode == 0o700
+
+
 def test_default_site_is_gone(host):
     assert not host("web1").file("/etc/nginx/sites-enabled/default").exists
 
@@ -82,7 +104,7 @@ def test_maintenance_flag_serves_the_maintenance_page(host, web):
     try:
         resp = get(web, "/health")
         assert resp.status == 503 and b"Down for maintenance" in resp.body
-        assert resp.getheader("Strict-Transport-Security")
+        assert resp.getheader("Strict-Transport-Security") and resp.getheader("Retry-After") == "120"
     finally:
         host("web1").run_expect([0], "rm -f /var/www/maintenance/on")
     assert get(web, "/health").status == 200

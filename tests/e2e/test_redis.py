@@ -5,11 +5,15 @@ import pytest
 from tests.e2e.conftest import reach
 
 
-def redis(host, address, *args, password=None):
-    """redis-cli on web1 against its private address; the password goes in the environment."""
+TLS = "--tls --cacert /etc/ssl/stack/ca.crt"  # the server's address checked against the internal CA
+
+
+def redis(host, address, *args, password=None, user="admin", tls=TLS, on="web1"):
+    """redis-cli on ``on`` against web1's private address; the password goes in the environment."""
     env = f"REDISCLI_AUTH={password} " if password else ""
-    return host("web1").run(env + "redis-cli --no-auth-warning -h %s " + " ".join(["%s"] * len(args)),
-                            address("web1"), *args)
+    who = f"--user {user} " if password else ""
+    return host(on).run(env + f"redis-cli {tls} {who}--no-auth-warning -h %s " + " ".join(["%s"] * len(args)),
+                        address("web1"), *args)
 
 
 def test_redis_is_installed_running_and_enabled(host):
@@ -31,6 +35,33 @@ def test_unauthenticated_ping_is_refused(host, address):
     assert "NOAUTH" in redis(host, address, "PING").stdout
 
 
+def test_a_plaintext_client_gets_nothing(host, address, secrets):
+    out = redis(host, address, "PING", password=secrets["redis_password"], tls="")
+    assert "PONG" not in out.stdout and out.rc != 0
+
+
+def test_the_app_user_authenticates_over_tls(host, address, secrets):
+    out = redis(host, address, "PING", user="sales", password=secrets["redis_app_password"])
+    assert out.stdout.strip() == "PONG", out.stderr
+
+
+@pytest.mark.parametrize("command", [["ACL", "LIST"], ["CLIENT", "LIST"], ["SAVE"], ["REPLICAOF", "NO", "ONE"]])
+def test_the_app_user_may_not_run_admin_commands(host, address, secrets, command):
+    out = redis(host, address, *command, user="sales", password=secrets["redis_app_password"])
+    assert "NOPERM" in out.stdout + out.stderr
+
+
+def test_the_monitoring_user_reads_info_and_nothing_else(host, address, secrets):
+    pw = secrets["redis_monitoring_password"]
+    assert "redis_version" in redis(host, address, "INFO", "server", user="monitor", password=pw).stdout
+    assert "NOPERM" in redis(host, address, "GET", "sales:summary", user="monitor", password=pw).stdout
+
+
+def test_the_replica_user_may_only_replicate(host, address, secrets):
+    out = redis(host, address, "GET", "sales:summary", user="replica", password=secrets["redis_replica_password"])
+    assert "NOPERM" in out.stdout
+
+
 def test_wrong_password_is_refused(host, address):
     out = redis(host, address, "PING", password="wrong")
     assert "WRONGPASS" in out.stderr and "PONG" not in out.stdout
@@ -47,10 +78,13 @@ def test_memory_cap_and_policy_are_live(host, address, secrets):
     assert "maxmemory:536870912" in info and "maxmemory_policy:allkeys-lru" in info
 
 
-def test_config_holds_the_password_and_is_not_world_readable(host):
+def test_config_holds_hashes_not_passwords_and_is_not_world_readable(host, secrets):
     conf = host("web1").file("/etc/redis/redis.conf")
     assert (conf.mode, conf.user, conf.group) == (0o640, "root", "redis")
     assert "supervised systemd" in conf.content_string and "daemonize no" in conf.content_string
+    assert "user default off" in conf.content_string
+    for name in ("redis_password", "redis_app_password", "redis_monitoring_password"):
+        assert secrets[name] not in conf.content_string
 
 
 def test_only_app_hosts_reach_redis(host):

@@ -36,7 +36,8 @@ def datasource(major):
     inv = inventory()
     inv.get_host(MON).data.influxdb_major = major
     return yaml.safe_load(render_for(inv, MON, "templates/grafana/datasource.yaml.j2", uid=grafana.DATASOURCE_UID,
-                                     token="the-token", url="http://10.10.1.51:8086"))["datasources"][0]
+                                     token="the-token", url="https://10.10.1.51:8086",
+                                     ca_cert="-----BEGIN CERTIFICATE-----\nCA\n"))["datasources"][0]
 
 
 def reads(query: str) -> tuple[str, str]:
@@ -82,13 +83,20 @@ def test_datasource_is_flux_with_the_token_in_secure_json_data_on_2x():
     ds = datasource(2)
     assert ds["uid"] == grafana.DATASOURCE_UID and ds["jsonData"]["version"] == "Flux"
     assert ds["jsonData"]["organization"] == "easy-erp" and ds["jsonData"]["defaultBucket"] == "metrics"
-    assert ds["secureJsonData"] == {"token": "the-token"} and "token" not in json.dumps(ds["jsonData"])
+    assert ds["secureJsonData"] == {"token": "the-token", "tlsCACert": "-----BEGIN CERTIFICATE-----\nCA\n"}
+    assert "token" not in json.dumps(ds["jsonData"])
 
 
 def test_datasource_is_influxql_with_the_database_on_1x():
     ds = datasource(1)
     assert "version" not in ds["jsonData"] and ds["jsonData"]["dbName"] == "metrics"
-    assert ds["secureJsonData"] == {"password": "the-token"}
+    assert ds["secureJsonData"] == {"password": "the-token", "tlsCACert": "-----BEGIN CERTIFICATE-----\nCA\n"}
+
+
+@pytest.mark.parametrize("major", [1, 2])
+def test_datasource_reads_influxdb_over_https_trusting_the_internal_ca(major):
+    ds = datasource(major)
+    assert ds["url"].startswith("https://") and ds["jsonData"]["tlsAuthWithCACert"] is True
 
 
 @pytest.mark.parametrize("major", [1, 2])

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from stack import vendor
+from stack import tls, vendor
 from tests.conftest import load_inventory, render_for
 
 FINGERPRINT = "AC10D7449F343ADCEFDDC2B6DA61C26A0585BD3B"
@@ -54,9 +54,16 @@ def test_apt_refuses_a_source_whose_signed_by_is_not_a_fingerprint(tmp_path):
 
 def test_influxdb2_config_is_toml_bound_to_the_private_address_without_reporting():
     config = tomllib.loads(render_for(load_inventory("production"), "mon1.prod.example.com",
-                                      "templates/influxdb/config.toml.j2"))
+                                      "templates/influxdb/config.toml.j2", tls=tls))
     assert config["http-bind-address"] == "10.10.1.51:8086"
     assert config["reporting-disabled"] is True and config["pprof-disabled"] is True
+
+
+def test_influxdb2_serves_https_only_with_the_hosts_certificate():
+    config = tomllib.loads(render_for(load_inventory("production"), "mon1.prod.example.com",
+                                      "templates/influxdb/config.toml.j2", tls=tls))
+    assert (config["tls-cert"], config["tls-key"]) == (tls.HOST_CERT, tls.HOST_KEY)
+    assert config["tls-min-version"] == "1.2" and config["tls-strict-ciphers"] is True
 
 
 def influxd2() -> bool:
@@ -69,7 +76,7 @@ def influxd2() -> bool:
 def test_influxd_accepts_the_config(tmp_path):  # pragma: no cover - runs where InfluxDB 2 is installed
     path = tmp_path / "config.toml"
     path.write_text(render_for(load_inventory("production"), "mon1.prod.example.com",
-                               "templates/influxdb/config.toml.j2"))
+                               "templates/influxdb/config.toml.j2", tls=tls))
     out = subprocess.run(["influxd", "print-config"], env={"INFLUXD_CONFIG_PATH": str(path)}, capture_output=True,
                          text=True)
     assert out.returncode == 0 and "10.10.1.51:8086" in out.stdout

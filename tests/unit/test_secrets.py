@@ -16,14 +16,17 @@ def write(path, text, mode=0o600):
 
 def test_required_secrets_follow_the_groups():
     off = {"telegraf_enabled": False}
-    assert secrets.required_for({"cache_servers"}, off) == ["redis_password"]
+    assert secrets.required_for({"cache_servers"}, off) == [
+        "redis_password", "redis_app_password", "redis_monitoring_password", "redis_replica_password", "tls_ca_key",
+        "tls_ca_cert"]
     assert "mysql_app_password" in secrets.required_for({"app_servers"}, off)
-    assert secrets.required_for({"testbed"}, off) == []
+    assert "tls_ca_key" not in secrets.required_for({"app_servers"}, off)  # clients trust the CA, never sign
+    assert secrets.required_for({"testbed"}, off) == ["tls_ca_cert"]
 
 
 def test_telegraf_on_a_host_needs_the_writer_password():
-    assert secrets.required_for({"cache_servers"}, {"telegraf_enabled": True}) == [
-        "redis_password", "influxdb_writer_password"]
+    assert "influxdb_writer_password" in secrets.required_for({"cache_servers"}, {"telegraf_enabled": True})
+    assert "influxdb_writer_password" not in secrets.required_for({"cache_servers"}, {"telegraf_enabled": False})
 
 
 @pytest.mark.parametrize("data, needed", [
@@ -58,7 +61,7 @@ def test_missing_secret_names_its_variable_and_file(tmp_path):
 
 def test_missing_secret_without_a_file_says_how_to_give_one():
     assert secrets.missing(["redis_password"]) == [
-        "missing secret redis_password (Redis requirepass/masterauth): set STACK_REDIS_PASSWORD, "
+        "missing secret redis_password (Redis admin user (ops)): set STACK_REDIS_PASSWORD, "
         "or set STACK_SECRETS_FILE to a secrets file that has it"]
 
 
@@ -95,10 +98,6 @@ def test_unknown_name_in_file_is_refused(tmp_path):
 def test_secret_problem_is_reported_per_host_by_validation(tmp_path):
     f = write(tmp_path / "s.yml", "redis_password: x\n")
     found = validate.secret_problems("web1", {"cache_servers", "monitoring_servers"}, {"secrets_file": str(f)})
-    assert [p.split(" (")[0] for p in found] == [
-        "web1: missing secret mysql_monitoring_password",
-        "web1: missing secret grafana_admin_password",
-        "web1: missing secret grafana_secret_key",
-        "web1: missing secret influxdb_token",
-        "web1: missing secret influxdb_writer_password",
-    ]
+    wanted = secrets.required_for({"cache_servers", "monitoring_servers"}, {"secrets_file": str(f)})
+    assert [p.split(" (")[0] for p in found] == [f"web1: missing secret {n}" for n in wanted if n != "redis_password"]
+    assert "influxdb_token" in wanted and "redis_password" in wanted

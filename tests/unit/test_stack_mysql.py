@@ -8,7 +8,7 @@ DESIRED = {
     "flavour": "mariadb",
     "root_auth": ROOT_HASH,
     "databases": [{"name": "sales", "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}],
-    "users": [{"name": "sales", "host": "10.0.0.13", "auth": APP_HASH,
+    "users": [{"name": "sales", "host": "10.0.0.13", "auth": APP_HASH, "require_ssl": True,
                "grants": {"sales.*": ["SELECT", "INSERT"]}},
               {"name": "backup", "host": "localhost", "auth": APP_HASH,
                "grants": {"*.*": ["SELECT", "REPLICATION CLIENT"]}}],
@@ -22,7 +22,8 @@ def in_sync():
             ("root", "localhost"): f"CREATE USER `root`@`localhost` IDENTIFIED VIA mysql_native_password "
                                    f"USING '{ROOT_HASH}' OR unix_socket",
             ("mariadb.sys", "localhost"): "CREATE USER `mariadb.sys`@`localhost` ACCOUNT LOCK",
-            ("sales", "10.0.0.13"): f"CREATE USER `sales`@`10.0.0.13` IDENTIFIED BY PASSWORD '{APP_HASH}'",
+            ("sales", "10.0.0.13"): f"CREATE USER `sales`@`10.0.0.13` IDENTIFIED BY PASSWORD '{APP_HASH}' "
+                                    "REQUIRE SSL",
             ("backup", "localhost"): f"CREATE USER `backup`@`localhost` IDENTIFIED BY PASSWORD '{APP_HASH}'",
         },
         "grants": {
@@ -59,9 +60,22 @@ def test_our_user_on_a_host_no_longer_listed_is_dropped():
 
 def test_changed_password_alters_the_user_with_the_hash_as_a_parameter():
     current = in_sync()
-    current["users"][("sales", "10.0.0.13")] = "CREATE USER `sales`@`10.0.0.13` IDENTIFIED BY PASSWORD '*OLD'"
+    current["users"][("sales", "10.0.0.13")] = ("CREATE USER `sales`@`10.0.0.13` IDENTIFIED BY PASSWORD '*OLD' "
+                                                "REQUIRE SSL")
     assert account_statements(DESIRED, current) == [
         ("ALTER USER `sales`@`10.0.0.13` IDENTIFIED BY PASSWORD %s", (APP_HASH,))]
+
+
+def test_a_network_account_without_tls_is_made_to_require_it():
+    current = in_sync()
+    current["users"][("sales", "10.0.0.13")] = f"CREATE USER `sales`@`10.0.0.13` IDENTIFIED BY PASSWORD '{APP_HASH}'"
+    assert account_statements(DESIRED, current) == [("ALTER USER `sales`@`10.0.0.13` REQUIRE SSL", ())]
+
+
+def test_a_socket_account_that_requires_tls_is_freed_of_it():
+    current = in_sync()
+    current["users"][("backup", "localhost")] += " REQUIRE SSL"  # the unix socket never carries TLS
+    assert account_statements(DESIRED, current) == [("ALTER USER `backup`@`localhost` REQUIRE NONE", ())]
 
 
 def test_extra_privilege_is_revoked_and_the_wanted_ones_granted():
@@ -103,7 +117,7 @@ def mysql_in_sync():
             ("root", "localhost"): "CREATE USER `root`@`localhost` IDENTIFIED WITH 'auth_socket' REQUIRE NONE",
             ("mysql.sys", "localhost"): "CREATE USER `mysql.sys`@`localhost` IDENTIFIED WITH 'caching_sha2_password'",
             ("sales", "10.0.0.13"): f"CREATE USER `sales`@`10.0.0.13` IDENTIFIED WITH 'mysql_native_password' "
-                                    f"AS '{APP_HASH}' REQUIRE NONE",
+                                    f"AS '{APP_HASH}' REQUIRE SSL",
             ("backup", "localhost"): f"CREATE USER `backup`@`localhost` IDENTIFIED WITH 'mysql_native_password' "
                                      f"AS '{APP_HASH}' REQUIRE NONE",
         },
@@ -132,7 +146,7 @@ def test_mysql_user_is_created_with_the_native_hash_as_a_parameter():
     current = mysql_in_sync()
     del current["users"][("sales", "10.0.0.13")], current["grants"][("sales", "10.0.0.13")]
     assert account_statements(MYSQL, current) == [
-        ("CREATE USER `sales`@`10.0.0.13` IDENTIFIED WITH mysql_native_password AS %s", (APP_HASH,)),
+        ("CREATE USER `sales`@`10.0.0.13` IDENTIFIED WITH mysql_native_password AS %s REQUIRE SSL", (APP_HASH,)),
         ("GRANT INSERT, SELECT ON `sales`.* TO `sales`@`10.0.0.13`", ()),
     ]
 

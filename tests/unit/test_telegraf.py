@@ -13,6 +13,7 @@ import tomllib
 import pytest
 
 from stack.hosttools.stack_influx import MEASUREMENTS
+from stack import tls
 from tests.conftest import REPO, load_inventory, render_for
 
 # input plugin -> (measurement, documented fields), from plugins/inputs/<name>/README.md
@@ -35,7 +36,8 @@ TELEGRAF_FIELDS = {
 
 def configs():
     inv = load_inventory("production")
-    return {h.name: tomllib.loads(render_for(inv, h.name, "templates/telegraf/telegraf.conf.j2", mariadb=True))
+    return {h.name: tomllib.loads(render_for(inv, h.name, "templates/telegraf/telegraf.conf.j2", mariadb=True,
+                                                tls=tls))
             for h in inv}
 
 
@@ -58,7 +60,7 @@ def test_every_host_sends_system_metrics_to_every_monitoring_host():
     for name, config in configs().items():
         assert {"cpu", "mem", "disk", "system"} <= set(config["inputs"]), name
         (output,) = config["outputs"]["influxdb"]
-        assert output["urls"] == ["http://10.10.1.51:8086"]
+        assert output["urls"] == ["https://10.10.1.51:8086"] and output["tls_ca"] == tls.CA_CERT
         assert output["database"] == "metrics" and output["retention_policy"] == "90d"
 
 
@@ -72,6 +74,12 @@ def test_each_role_gets_its_own_input():
     assert set(c["db1.prod.example.com"]["inputs"]) & {"mysql", "redis", "nginx"} == {"mysql"}
     assert set(c["cache1.prod.example.com"]["inputs"]) & {"mysql", "redis", "nginx"} == {"redis"}
     assert set(c["web1.prod.example.com"]["inputs"]) & {"mysql", "redis", "nginx", "tail"} == {"nginx", "tail"}
+
+
+def test_redis_is_read_over_tls_as_the_monitoring_user():
+    (redis,) = configs()["cache1.prod.example.com"]["inputs"]["redis"]
+    assert (redis["username"], redis["password"], redis["tls_ca"]) == (
+        "monitor", "${REDIS_MONITORING_PASSWORD}", tls.CA_CERT)
 
 
 def test_no_secret_is_in_the_config_only_environment_references():
@@ -102,6 +110,7 @@ def test_telegraf_accepts_the_config(tmp_path):  # pragma: no cover - runs where
     for name, _ in configs().items():
         path = tmp_path / f"{name}.conf"
         path.write_text(render_for(load_inventory("production"), name, "templates/telegraf/telegraf.conf.j2",
-                                   mariadb=True))
+                                   mariadb=True, tls=tls))
         subprocess.run(["telegraf", "--config", str(path), "--test", "--test-wait", "0"], check=True,
-                       env={"INFLUXDB_WRITER_PASSWORD": "x", "MYSQL_MONITORING_PASSWORD": "x", "REDIS_PASSWORD": "x"})
+                       env={"INFLUXDB_WRITER_PASSWORD": "x", "MYSQL_MONITORING_PASSWORD": "x",
+                            "REDIS_MONITORING_PASSWORD": "x"})

@@ -1,0 +1,25 @@
+"""systemd sandboxing for the services we run: one drop-in per unit from one
+template (templates/base/sandbox.conf.j2); each task says what its service needs
+beyond it. A changed drop-in reloads systemd and restarts the service."""
+
+from pyinfra.operations import files, systemd
+
+# Denied to every service but those that list them in ``allow``.
+DENIED = ["@privileged", "@resources", "@mount", "@reboot", "@swap", "@module", "@raw-io", "@clock", "@debug",
+          "@obsolete", "@cpu-emulation"]
+
+
+def drop_in(service: str, write=(), capabilities=(), allow=(), syscalls=(), address_families=(),
+            private_users=False, restart=True):
+    """``write``: paths it writes; ``capabilities``: what it keeps (none by default);
+    ``allow``: groups of DENIED it needs; ``syscalls``: more it may call. With
+    ``restart=False`` the caller restarts it (the app: behind its health gate)."""
+    conf = files.template(
+        name=f"{service} sandbox", src="templates/base/sandbox.conf.j2",
+        dest=f"/etc/systemd/system/{service}.service.d/50-stack-sandbox.conf", service=service, write=write,
+        capabilities=capabilities, denied_syscalls=[g for g in DENIED if g not in allow], syscalls=syscalls,
+        address_families=address_families, private_users=private_users)
+    if restart:
+        systemd.service(name=f"{service} restarted in its sandbox", service=service, restarted=True,
+                        daemon_reload=True, _if=conf.did_change)
+    return conf
