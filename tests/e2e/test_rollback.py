@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import MEASUREMENTS
 from tests.e2e.conftest import pyinfra_on_testbed
-from tests.e2e.load import Load
+from stack.testbed.load import Load
 from tests.e2e.test_app import APP, release_of, variant
 from tests.e2e.test_backup import back_up, points, utc_now
 from tests.e2e.test_migrate import release_with_revision
