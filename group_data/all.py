@@ -12,6 +12,9 @@ base_timezone = "Etc/UTC"
 base_ntp_servers = ["0.debian.pool.ntp.org", "1.debian.pool.ntp.org", "2.debian.pool.ntp.org"]
 # HTTP proxy apt uses (URL), or None to connect directly.
 base_apt_proxy = None
+# Text of the login banners /etc/issue and /etc/issue.net (one line).
+base_login_banner = ("Authorized access only. This system is monitored and all activity is logged; "
+                     "unauthorized use is prohibited and may be reported to law enforcement.")
 
 # -- internal TLS (tasks/tls.py; the CA is the tls_ca_key and tls_ca_cert secrets) --
 # How long a host certificate from the internal CA is valid (days).

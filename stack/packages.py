@@ -13,3 +13,23 @@ def present(name: str, packages: list[str]):
     missing = [p for p in packages if p not in installed]
     return apt.packages(name=name, packages=packages, update=bool(missing), cache_time=3600,
                         no_recommends=True)
+
+
+def update_suites(repos, distro: str, codename: str) -> list[dict]:
+    """The ``<codename>-updates`` and ``-security`` suites the host's apt sources lack,
+    at the host's own mirror: Debian keeps security in ``<mirror>/debian-security``,
+    Ubuntu on the same mirror. Nothing when the sources name no mirror for the release."""
+    own = [r for r in repos if r["type"] == "deb" and r["distribution"] == codename]
+    if not codename or not own:
+        return []
+    have = {r["distribution"] for r in repos}
+    url, components = own[0]["url"].rstrip("/"), own[0]["components"]
+    security = url + "-security" if distro == "Debian" and url.endswith("/debian") else url
+    return [{"uri": uri, "suite": f"{codename}-{kind}", "components": components}
+            for kind, uri in (("updates", url), ("security", security)) if f"{codename}-{kind}" not in have]
+
+
+def sources_list(suites: list[dict]) -> str:
+    """apt's one-line sources for these suites (the format scanners such as lynis read)."""
+    return "# Managed by pyinfra (tasks/base.py): the suites this host's own sources lacked.\n" + "".join(
+        f"deb {s['uri']} {s['suite']} {' '.join(s['components'])}\n" for s in suites)

@@ -116,15 +116,20 @@ def missing(names, host_data_file: str | None = None) -> list[str]:
     ]
 
 
+def lookup(name: str, host_data_file: str | None = None) -> str | None:
+    """A secret's value, or None: the environment first, then the secrets file."""
+    value = os.environ.get(env_var(name))
+    if value:
+        return value
+    path = secrets_file_path(host_data_file)
+    return read_secrets_file(path).get(name) if path else None
+
+
 def get(name: str, host=None) -> str:
     """A secret's value for use in a deploy. ``host`` defaults to pyinfra's current host."""
     if host is None:
         from pyinfra import host
-    value = os.environ.get(env_var(name))
-    if value:
-        return value
-    path = secrets_file_path(host.data.get("secrets_file"))
-    value = read_secrets_file(path).get(name) if path else None
+    value = lookup(name, host.data.get("secrets_file"))
     if not value:
         raise SecretError(missing([name], host.data.get("secrets_file"))[0])
     return value

@@ -87,6 +87,35 @@ def issue(ca_key_pem: str, ca_cert_pem: str, dns_name: str, address: str, days: 
     return _pem_key(key), cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def ca_problems(key_pem: str | None, cert_pem: str | None, min_days: int) -> list[str]:
+    """What is wrong with the CA the secrets hold (None: that secret is not needed here)."""
+    try:
+        cert = x509.load_pem_x509_certificate((cert_pem or "").encode()) if cert_pem is not None else None
+    except ValueError:
+        return ["tls_ca_cert is not a PEM certificate (make a CA with: python -m stack.tls new-ca)"]
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None) if key_pem is not None else None
+    except (ValueError, TypeError):
+        return ["tls_ca_key is not an unencrypted PEM private key (make a CA with: python -m stack.tls new-ca)"]
+    out = []
+    if cert is not None:
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            out.append("tls_ca_cert is not a CA certificate")
+        if cert.not_valid_after_utc - _now() < datetime.timedelta(days=min_days):
+            out.append(f"tls_ca_cert expires {cert.not_valid_after_utc:%Y-%m-%d}: within tls_renew_days, so host "
+                       "certificates could not outlive it; rotate the CA (README: Security)")
+        if key is not None and key.public_key().public_bytes(serialization.Encoding.DER,
+                                                            serialization.PublicFormat.SubjectPublicKeyInfo) != \
+                cert.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo):
+            out.append("tls_ca_key does not belong to tls_ca_cert")
+    return out
+
+
 def renewal_reason(cert_pem: str | None, ca_cert_pem: str, dns_name: str, address: str, renew_days: int) -> str | None:
     """Why the host's certificate must be issued again, or None when it is good."""
     if not cert_pem or "BEGIN CERTIFICATE" not in cert_pem:

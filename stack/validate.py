@@ -14,7 +14,7 @@ import zoneinfo
 from pathlib import Path
 from urllib.parse import urlparse
 
-from stack import secrets
+from stack import secrets, tls
 
 # Role groups: every inventory uses these names. Besides them a host is only in
 # "all" and its environment: the group pyinfra names after the inventory file
@@ -162,6 +162,7 @@ SCHEMA = {
     "base_timezone": timezone,
     "base_ntp_servers": list_of(hostname, non_empty=True),
     "base_apt_proxy": optional(http_url),
+    "base_login_banner": matching(r"[ -~]{1,300}", "one line of printable ASCII"),
     "base_sshd_port": port,
     "base_sshd_allow_users": list_of(user_name),
     "base_firewall_ssh_from": list_of(network, non_empty=True),
@@ -404,10 +405,15 @@ def topology_problems(hosts: dict[str, tuple[set[str], dict]]) -> list[str]:
 
 
 def secret_problems(name: str, groups: set[str], data: dict) -> list[str]:
+    needed = secrets.required_for(groups, data)
     try:
-        return [f"{name}: {m}" for m in secrets.missing(secrets.required_for(groups, data), data.get("secrets_file"))]
+        missing = secrets.missing(needed, data.get("secrets_file"))
     except secrets.SecretError as e:
         return [f"{name}: {e}"]
+    if missing:
+        return [f"{name}: {m}" for m in missing]
+    ca = {n: secrets.lookup(n, data.get("secrets_file")) if n in needed else None for n in ("tls_ca_key", "tls_ca_cert")}
+    return [f"{name}: {m}" for m in tls.ca_problems(ca["tls_ca_key"], ca["tls_ca_cert"], data.get("tls_renew_days") or 0)]
 
 
 def problems(hosts: dict[str, tuple[set[str], dict]], check_secrets_for=None) -> list[str]:

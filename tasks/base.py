@@ -1,7 +1,11 @@
 """Every host: apt (and its proxy), base packages, time, sshd hardening, firewall."""
 
+from io import StringIO
+
 from pyinfra import host, inventory, logger
-from pyinfra.operations import files, server, systemd
+from pyinfra.facts.apt import AptSources
+from pyinfra.facts.server import LinuxDistribution, Users
+from pyinfra.operations import apt, files, server, systemd
 
 from stack import packages
 from stack.configs import checked_template
@@ -21,6 +25,40 @@ else:
     files.file(name="No apt proxy", path="/etc/apt/apt.conf.d/01proxy", present=False)
 
 packages.present("Base packages", host.data.base_packages)
+
+# -- patches: the distribution's security and updates suites, applied unattended --------
+# From the host's own sources (its mirror), never a mirror named here. Reboots stay with ops.
+distro = host.get_fact(LinuxDistribution)
+missing_suites = packages.update_suites(host.get_fact(AptSources), distro["name"],
+                                        distro["release_meta"].get("VERSION_CODENAME", ""))
+suites = files.put(name="Security and updates suites", src=StringIO(packages.sources_list(missing_suites)),
+                   dest="/etc/apt/sources.list.d/stack-updates.list", mode="0644", _if=lambda: bool(missing_suites))
+packages.present("Unattended security upgrades", ["unattended-upgrades"])
+files.template(name="Unattended upgrades daily", src="templates/base/auto-upgrades.j2",
+               dest="/etc/apt/apt.conf.d/20auto-upgrades")
+# A host that just gained the security suite gets its pending security updates now, not tonight.
+apt.update(name="Package lists with the new suites", _if=suites.did_change)
+server.shell(name="Pending security updates applied", commands=["unattended-upgrade"], _if=suites.did_change)
+
+# -- hardening a scanner (lynis) asks for; each harmless on a server -------------------
+packages.present("Hardening tools", ["libpam-tmpdir", "libpam-passwdqc", "debsums", "apt-show-versions",
+                                     "apt-listchanges"])
+# Local passwords (logins here are by key; sudo may use one): more hashing rounds, and a
+# day between changes. No maximum age: an expired password would lock out key logins too.
+files.line(name="Password hashing rounds", path="/etc/login.defs", line=r"^#?\s*SHA_CRYPT_MIN_ROUNDS\b.*",
+           replace="SHA_CRYPT_MIN_ROUNDS 100000")
+files.line(name="Minimum password age", path="/etc/login.defs", line=r"^PASS_MIN_DAYS\b.*", replace="PASS_MIN_DAYS 1")
+files.directory(name="modprobe.d", path="/etc/modprobe.d", mode="0755")
+files.put(name="Unused kernel modules blocked", src="files/base/modprobe-blocklist.conf",
+          dest="/etc/modprobe.d/stack-blocklist.conf", mode="0644")
+files.put(name="No core dumps", src="files/base/no-core-dumps.conf",
+          dest="/etc/security/limits.d/stack-no-core-dumps.conf", mode="0644")
+for banner in ("/etc/issue", "/etc/issue.net"):
+    files.template(name=f"Login banner {banner}", src="templates/base/issue.j2", dest=banner, mode="0644",
+                   banner=host.data.base_login_banner)
+for cron_dir in ("/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly"):
+    # root's only: what runs as root, and when
+    files.directory(name=f"{cron_dir} root's only", path=cron_dir, mode="0700")
 
 # -- time -----------------------------------------------------------------------------
 server.timezone(name="Timezone", timezone=host.data.base_timezone)
@@ -51,9 +89,12 @@ checked_template(
     dest="/etc/ssh/sshd_config.d/10-stack.conf",
     check="sshd -t -f {path}",
     apply="sshd -t && systemctl reload ssh",  # the drop-in, then the whole config with it
+    mode="0600",
     port=host.data.base_sshd_port,
     allow_users=allow_users,
 )
+files.file(name="sshd_config root's only", path="/etc/ssh/sshd_config", mode="0600")
+files.directory(name="Deploy user's home private", path=host.get_fact(Users)[host.data.ssh_user]["home"], mode="0750")
 
 # -- firewall ------------------------------------------------------------------------------
 def addresses(groups):

@@ -24,6 +24,18 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
+def made_up_secrets(path: Path, leave_out=()) -> Path:
+    """A 0600 secrets file with every secret made up, the CA a real one (preflight parses it)."""
+    from stack import tls
+    from stack.secrets import SECRETS
+
+    values = {name: f"value-of-{name}" for name in SECRETS}
+    values["tls_ca_key"], values["tls_ca_cert"] = tls.new_ca(name="made-up CA")
+    path.write_text("".join(f"{n}: {json.dumps(v)}\n" for n, v in values.items() if n not in leave_out))
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _no_secrets_from_the_callers_environment(monkeypatch):
     """Tests decide which secrets exist; the developer's own STACK_* never leak in."""

@@ -9,9 +9,8 @@ import subprocess
 
 import pytest
 
-from stack.secrets import SECRETS
 from stack.testbed.rootfs import ensure_base_rootfs
-from tests.conftest import REPO, run_pyinfra
+from tests.conftest import REPO, made_up_secrets, run_pyinfra
 
 TASKS = sorted(p.name for p in (REPO / "tasks").glob("*.py"))
 NOT_A_CONTAINER = ["tasks/base.py | timesyncd running", "tasks/base.py | timesyncd restarted",
@@ -31,9 +30,7 @@ def dry(tmp_path_factory):
                     f"lowerdir={ensure_base_rootfs()},upperdir={tmp / 'upper'},workdir={tmp / 'work'}", str(root)],
                    check=True)
     subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
-    secrets = tmp / "secrets.yml"
-    secrets.write_text("".join(f"{name}: dry-{name}-value\n" for name in SECRETS))
-    secrets.chmod(0o600)
+    secrets = made_up_secrets(tmp / "secrets.yml")
     cert, key = tmp / "site.crt", tmp / "site.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=dry",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)

@@ -2,14 +2,12 @@
 run before any host is contacted. The 'host' is a local TCP listener that counts
 connections, so 'not contacted' is observed, not assumed."""
 
-import os
 import socket
 import threading
 
 import pytest
 
-from stack.secrets import SECRETS
-from tests.conftest import run_pyinfra
+from tests.conftest import made_up_secrets, run_pyinfra
 
 
 @pytest.fixture
@@ -51,10 +49,7 @@ def inventory(tmp_path, port, **db_data):
 
 
 def secrets_file(tmp_path, leave_out=()):
-    path = tmp_path / "secrets.yml"
-    path.write_text("".join(f"{n}: value-of-{n}\n" for n in SECRETS if n not in leave_out))
-    os.chmod(path, 0o600)
-    return {"STACK_SECRETS_FILE": str(path)}
+    return {"STACK_SECRETS_FILE": str(made_up_secrets(tmp_path / "secrets.yml", leave_out))}
 
 
 def test_valid_data_does_reach_the_host(tmp_path, listener):

@@ -69,3 +69,23 @@ def test_new_ca_prints_lines_for_the_secrets_file(capsys):
     assert sorted(data) == ["tls_ca_cert", "tls_ca_key"]
     assert tls.renewal_reason(tls.issue(data["tls_ca_key"], data["tls_ca_cert"], "h", "10.0.0.1", 365)[1],
                               data["tls_ca_cert"], "h", "10.0.0.1", 30) is None
+
+
+def test_a_good_ca_has_no_problems():
+    assert tls.ca_problems(CA_KEY, CA_CERT, min_days=30) == []
+    assert tls.ca_problems(None, CA_CERT, min_days=30) == []  # a host that only trusts it
+
+
+@pytest.mark.parametrize("key, cert, problem", [
+    (CA_KEY, "not a certificate", "tls_ca_cert is not a PEM certificate"),
+    ("not a key", CA_CERT, "tls_ca_key is not an unencrypted PEM private key"),
+    (tls.new_ca()[0], CA_CERT, "tls_ca_key does not belong to tls_ca_cert"),
+    (CA_KEY, tls.issue(CA_KEY, CA_CERT, "db1", "10.0.0.1", 365)[1], "tls_ca_cert is not a CA certificate"),
+])
+def test_a_bad_ca_is_refused_with_what_is_wrong(key, cert, problem):
+    assert any(p.startswith(problem) for p in tls.ca_problems(key, cert, min_days=30))
+
+
+def test_a_ca_about_to_expire_is_refused():
+    key, cert = tls.new_ca(days=20)
+    assert "expires" in tls.ca_problems(key, cert, min_days=30)[0]

@@ -1,0 +1,32 @@
+"""stack/packages.py: the -updates and -security suites are added from the host's own
+sources, only where they are missing."""
+
+from stack import packages
+
+
+def repo(url, suite, components=("main",)):
+    return {"type": "deb", "url": url, "distribution": suite, "components": list(components)}
+
+
+def test_debian_gets_both_suites_at_its_own_mirror():
+    added = packages.update_suites([repo("http://mirror.internal/debian/", "bookworm", ["main", "contrib"])],
+                                   "Debian", "bookworm")
+    assert packages.sources_list(added).splitlines()[1:] == [
+        "deb http://mirror.internal/debian bookworm-updates main contrib",
+        "deb http://mirror.internal/debian-security bookworm-security main contrib"]
+
+
+def test_ubuntu_keeps_security_on_the_same_mirror():
+    added = packages.update_suites([repo("http://archive.internal/ubuntu", "noble")], "Ubuntu", "noble")
+    assert {s["uri"] for s in added} == {"http://archive.internal/ubuntu"}
+
+
+def test_suites_already_there_are_not_added_again():
+    repos = [repo("http://m/debian", "bookworm"), repo("http://m/debian", "bookworm-updates"),
+             repo("http://m/debian-security", "bookworm-security")]
+    assert packages.update_suites(repos, "Debian", "bookworm") == []
+
+
+def test_nothing_is_guessed_without_a_source_for_the_release():
+    assert packages.update_suites([repo("http://m/debian", "trixie")], "Debian", "bookworm") == []
+    assert packages.update_suites([repo("http://m/debian", "bookworm")], "Debian", "") == []
