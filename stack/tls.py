@@ -27,8 +27,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 # (Debian's group for services that read private keys).
 DIR = "/etc/ssl/stack"
 CA_CERT, HOST_CERT, HOST_KEY = f"{DIR}/ca.crt", f"{DIR}/host.crt", f"{DIR}/host.key"
-# host name -> the operations that put a new key and certificate there in this run:
-# services that read them restart when one changed (read when operations run).
+# host name -> the operations that put a new CA certificate, key or certificate there in
+# this run: services that read them restart when one changed (read when operations run).
 changed: dict[str, list] = {}
 
 

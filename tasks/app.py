@@ -93,5 +93,7 @@ current = host.get_fact(Command, command="stack-app current 2>/dev/null || true"
 # changed in an earlier run that failed before the switch: it started before them.
 stale = host.get_fact(Command, command="stack-app stale 2>/dev/null || echo stale") == "stale"
 rollout.planned[host.name] = rollout.Planned(
-    release_id=release_id, switch=lambda: current != release_id or stale or any(op.did_change() for op in [env, *units]),
+    release_id=release_id,
+    # a new CA too: the app's TLS context is built once per process
+    switch=lambda: current != release_id or stale or tls.renewed(host) or any(op.did_change() for op in [env, *units]),
     prune=len(installed) + new_release > host.data.app_keep_releases)

@@ -34,5 +34,6 @@ changes = [
                    mariadb=host.get_fact(LinuxDistribution)["name"] != "Ubuntu", tls=tls),  # as tasks/mysql.py picks
 ]
 systemd.service(name="Telegraf running", service="telegraf", running=True, enabled=True)
+config_changed = any_changed(*changes)
 systemd.service(name="Telegraf restarted for the new config", service="telegraf", restarted=True,
-                _if=any_changed(*changes))
+                _if=lambda: config_changed() or tls.renewed(host))  # a new CA is read at start

@@ -16,7 +16,9 @@ SERVERS = {"db_servers", "cache_servers", "monitoring_servers"}
 packages.present("ssl-cert group", ["ssl-cert"])  # Debian's group for services that read private keys
 files.directory(name="Internal TLS directory", path=tls.DIR, mode="0755")
 ca_cert = secrets.get("tls_ca_cert")
-files.put(name="Internal CA certificate", src=StringIO(ca_cert), dest=tls.CA_CERT, mode="0644")
+# A new CA (a rotation) restarts what reads it, as a new key and certificate do.
+tls.changed[host.name] = [files.put(name="Internal CA certificate", src=StringIO(ca_cert), dest=tls.CA_CERT,
+                                    mode="0644")]
 
 if SERVERS & set(host.groups):
     current = host.get_fact(Command, command=f"cat {tls.HOST_CERT} 2>/dev/null || true")
@@ -26,7 +28,7 @@ if SERVERS & set(host.groups):
         key, cert = tls.issue(secrets.get("tls_ca_key"), ca_cert, host.name, host.data.private_address,
                               host.data.tls_cert_days)
         # The key first: a certificate is never in place without its key.
-        tls.changed[host.name] = [
+        tls.changed[host.name] += [
             secret_file(name="TLS key", dest=tls.HOST_KEY, content=key, mode="0640", group="ssl-cert"),
             files.put(name="TLS certificate", src=StringIO(cert), dest=tls.HOST_CERT, mode="0644"),
         ]

@@ -305,7 +305,7 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
         service = self.cfg["service"]
         inputs = [os.path.join(self.root, "shared/app.env"), f"/etc/systemd/system/{service}.service",
                   f"/etc/systemd/system/{service}.socket",
-                  f"/etc/systemd/system/{service}.service.d/50-stack-sandbox.conf"]
+                  f"/etc/systemd/system/{service}.service.d/50-stack-sandbox.conf", "/etc/ssl/stack/ca.crt"]
         return any(os.stat(p).st_mtime > float(started) for p in inputs if os.path.exists(p))
 
     # -- prune ---------------------------------------------------------------------------

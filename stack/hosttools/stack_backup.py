@@ -688,7 +688,10 @@ def scratch_server(datadir: str):
     no grants; stopped and gone afterwards. Yields its socket."""
     socket = os.path.join(os.path.dirname(datadir), "scratch.sock")
     log = os.path.join(os.path.dirname(datadir), "scratch.err")
+    # Its temporary files beside its data: the caller's TMPDIR may be root's own
+    # (libpam-tmpdir), where the mysql user cannot write.
     proc = subprocess.Popen(["mariadbd", "--no-defaults", "--user=mysql", f"--datadir={datadir}",
+                             f"--tmpdir={os.path.dirname(datadir)}",
                              f"--socket={socket}", f"--pid-file={datadir}.pid", f"--log-error={log}",
                              "--skip-networking", "--skip-slave-start", "--skip-grant-tables", "--skip-log-bin",
                              "--innodb-buffer-pool-size=128M"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -14,14 +14,15 @@ CACHE_DIR = Path(os.environ.get("TESTBED_CACHE_DIR", "/var/cache/stack-testbed")
 SUITE = "bookworm"
 BASE_PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,sudo,ca-certificates"
 # Bump the suffix when what the rootfs holds changes, so old caches are not reused.
-BASE_NAME = f"{SUITE}-base-v2"
+BASE_NAME = f"{SUITE}-base-v3"
 # The user the deploy connects as, exactly as in production: key-only login
 # (the key is added per host) and passwordless sudo. Root has no SSH key.
 DEPLOY_USER = "deploy"
 
 
-def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
-    """The Debian mirror the controller itself uses, read from its apt config.
+def apt_mirror(sources_dir: Path = Path("/etc/apt"), suite: str = SUITE) -> str:
+    """The Debian mirror the controller itself uses for ``suite``, read from its apt
+    config.
 
     The repository never names a mirror: whatever this machine is set up with is
     what the test hosts use too.
@@ -43,9 +44,9 @@ def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
             if "deb" in fields.get("Types", "").split() and "URIs" in fields:
                 entries.append((fields["URIs"].split()[0], fields.get("Suites", "").split()))
     for uri, suites in entries:
-        if SUITE in suites:  # the main archive; the security archive has only SUITE-security
+        if suite in suites:  # the main archive has SUITE, the security archive only SUITE-security
             return uri
-    raise TestbedError(f"no Debian mirror found in {sources_dir}/sources.list(.d)")
+    raise TestbedError(f"no Debian mirror for {suite} found in {sources_dir}/sources.list(.d)")
 
 
 def ensure_base_rootfs() -> Path:
@@ -63,12 +64,33 @@ def ensure_base_rootfs() -> Path:
     for key in (partial / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     (partial / "etc/machine-id").write_text("")
+    patch(partial)
     run("chroot", str(partial), "useradd", "--create-home", "--shell", "/bin/bash", DEPLOY_USER)
     sudoers = partial / "etc/sudoers.d" / DEPLOY_USER
     sudoers.write_text(f"{DEPLOY_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
     sudoers.chmod(0o440)
     partial.rename(base)
     return base
+
+
+def patch(root: Path):
+    """The security updates applied, as on any installed Debian, then the security suite
+    taken out of the sources again: adding it from the host's own mirror is the
+    deploy's job (tasks/base.py), and that path must run on the testbed too."""
+    try:
+        security = apt_mirror(suite=f"{SUITE}-security")
+    except TestbedError:
+        log("no security mirror in this machine's apt config: the base rootfs is not patched")
+        return
+    extra = root / "etc/apt/sources.list.d/build-security.list"
+    extra.write_text(f"deb {security} {SUITE}-security main\n")
+    try:
+        run("chroot", str(root), "apt-get", "update", "-qq")
+        run("chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "upgrade", "-y", "-qq")
+    finally:
+        extra.unlink()
+    run("chroot", str(root), "apt-get", "update", "-qq")  # the lists as the sources say again
+    run("chroot", str(root), "apt-get", "clean")
 
 
 def user_ids(root: Path, user: str) -> tuple[int, int]:

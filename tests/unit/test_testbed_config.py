@@ -12,6 +12,7 @@ def test_mirror_is_read_from_deb822_sources(tmp_path):
         "Components: main\n\nTypes: deb\nURIs: http://mirror.invalid/debian-security\n"
         "Suites: bookworm-security\nComponents: main\n")
     assert apt_mirror(tmp_path) == "http://mirror.invalid/debian"
+    assert apt_mirror(tmp_path, suite="bookworm-security") == "http://mirror.invalid/debian-security"
 
 
 def test_mirror_is_read_from_legacy_sources_list(tmp_path):
@@ -22,7 +23,7 @@ def test_mirror_is_read_from_legacy_sources_list(tmp_path):
 
 
 def test_no_mirror_is_a_clear_error(tmp_path):
-    with pytest.raises(TestbedError, match="no Debian mirror found"):
+    with pytest.raises(TestbedError, match="no Debian mirror for bookworm found"):
         apt_mirror(tmp_path)
 
 
