@@ -34,7 +34,7 @@ if host.data.nginx_tls_self_signed or certbot_email:
     server.shell(
         name="Self-signed certificate" + (" until certbot's is issued" if certbot_email else " (test hosts only)"),
         commands=[StringCommand(
-            argv("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825", "-subj", f"/CN={name}",
+            argv("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj", f"/CN={name}",
                  "-addext", f"subjectAltName=DNS:{name},IP:{host.data.private_address}", "-keyout", key,
                  "-out", cert), "2>/dev/null")],
         _if=lambda: cert_missing,
