@@ -23,12 +23,11 @@ import argparse
 import http.client
 import json
 import shlex
-import ssl
 import sys
 import time
 
 from stack.testbed import Testbed
-from stack.testbed.load import Load
+from stack.testbed.load import Load, testbed_tls
 
 SALE = json.dumps({"items": [{"sku": "BENCH-1", "qty": 1, "price": "9.90"},
                              {"sku": "BENCH-2", "qty": 2, "price": "0.45"}]}).encode()
@@ -50,9 +49,7 @@ def run(address: str, requests, seconds: float, clients: int, rate: float | None
 
 
 def new_sale(address: str) -> int:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the testbed's self-signed cert
-    conn = http.client.HTTPSConnection(address, 443, context=ctx, timeout=10)
+    conn = http.client.HTTPSConnection(address, 443, context=testbed_tls(), timeout=10)
     conn.request("POST", "/sales", body=SALE, headers={"Content-Type": "application/json"})
     return json.loads(conn.getresponse().read())["id"]
 

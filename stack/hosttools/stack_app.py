@@ -214,9 +214,8 @@ print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
     # -- records ----------------------------------------------------------------------
     RECORD = ("import json, os, sys, pymysql; e = os.environ; r = json.loads(sys.argv[1]); "
               "c = pymysql.connect(host=e['DATABASE_HOST'], port=int(e['DATABASE_PORT']), user=e['DATABASE_USER'], "
-              "password=e['DATABASE_PASSWORD'], database=e['DATABASE_NAME'], connect_timeout=5, ssl_ca=e['TLS_CA'], "
-              "ssl_verify_cert=True, "
-              "ssl_verify_identity=True); cur = c.cursor(); "
+              "password=e['DATABASE_PASSWORD'], database=e['DATABASE_NAME'], connect_timeout=5, "
+              "ssl_ca=e['TLS_CA'], ssl_verify_cert=True, ssl_verify_identity=True); cur = c.cursor(); "
               "cur.execute('INSERT INTO deployment_record (action, release_id, from_revision, to_revision, success, "
               "duration_s) VALUES (%s, %s, %s, %s, %s, %s)', (r['action'], r['release'], r['from'], r['to'], "
               "r['success'], r['duration'])); "

@@ -20,6 +20,13 @@ import threading
 import time
 
 
+def testbed_tls() -> ssl.SSLContext:
+    """A client context for the testbed's nginx, whose certificate is self-signed."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    return ctx
+
+
 class Load:
     def __init__(self, host: str, path: str = "/ready", rate: float | None = 60, workers: int = 16,
                  max_seconds: float = 600, requests: list[tuple[str, str, bytes | None]] | None = None,
@@ -43,8 +50,7 @@ class Load:
         return [str(r[2]) for r in self.records if r[2] not in self.ok_statuses]
 
     def _worker(self):
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the testbed's self-signed cert
+        ctx = testbed_tls()
         interval = self.workers / self.rate if self.rate else 0
         conn = None
         deadline = time.monotonic() + self.max_seconds

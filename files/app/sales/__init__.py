@@ -214,22 +214,20 @@ def create_app():
     def summary():
         """From Redis when it can; from MariaDB when Redis is down (a cache, not a dependency)."""
         try:
-            cached = cache_client().get("sales:summary")
+            cached, cache_state = cache_client().get("sales:summary"), "miss"
         except redis.RedisError as e:
             log.warning("summary cache unavailable: %s", type(e).__name__)
-            cached, state = None, "unavailable"
-        else:
-            state = "miss"
+            cached, cache_state = None, "unavailable"
         if cached:
             return app.response_class(cached, mimetype="application/json", headers={"X-Cache": "hit"})
         with db().cursor() as cur:
             cur.execute("SELECT COUNT(*) AS sales, COALESCE(SUM(total), 0) AS revenue FROM sale")
             body = json.dumps({**cur.fetchone(), "at": time.time()}, default=str)
-        if state == "miss":
+        if cache_state == "miss":
             try:
                 cache_client().setex("sales:summary", 60, body)
             except redis.RedisError as e:
                 log.warning("summary not cached: %s", type(e).__name__)
-        return app.response_class(body, mimetype="application/json", headers={"X-Cache": state})
+        return app.response_class(body, mimetype="application/json", headers={"X-Cache": cache_state})
 
     return app
