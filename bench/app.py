@@ -27,7 +27,7 @@ import sys
 import time
 
 from stack.testbed import Testbed
-from stack.testbed.load import Load, testbed_tls
+from stack.testbed.load import Load, tls_to_testbed
 
 SALE = json.dumps({"items": [{"sku": "BENCH-1", "qty": 1, "price": "9.90"},
                              {"sku": "BENCH-2", "qty": 2, "price": "0.45"}]}).encode()
@@ -49,7 +49,7 @@ def run(address: str, requests, seconds: float, clients: int, rate: float | None
 
 
 def new_sale(address: str) -> int:
-    conn = http.client.HTTPSConnection(address, 443, context=testbed_tls(), timeout=10)
+    conn = http.client.HTTPSConnection(address, 443, context=tls_to_testbed(), timeout=10)
     conn.request("POST", "/sales", body=SALE, headers={"Content-Type": "application/json"})
     return json.loads(conn.getresponse().read())["id"]
 
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     p.add_argument("--compare-workers", action="store_true", help="also each gunicorn worker model")
     args = p.parse_args(argv)
     tb = Testbed(name=args.name)
-    address = tb.address("web1")
+    address = tb.load_state()["hosts"]["web1"]["address"]  # its subnet is the state's, not the default
 
     report("shipped config", measure(address, args.seconds, args.clients))
     ceiling = run(address, [("GET", "/sales/summary", None)], args.seconds, args.clients).rps

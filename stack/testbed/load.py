@@ -20,7 +20,7 @@ import threading
 import time
 
 
-def testbed_tls() -> ssl.SSLContext:
+def tls_to_testbed() -> ssl.SSLContext:
     """A client context for the testbed's nginx, whose certificate is self-signed."""
     ctx = ssl.create_default_context()
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
@@ -50,7 +50,7 @@ class Load:
         return [str(r[2]) for r in self.records if r[2] not in self.ok_statuses]
 
     def _worker(self):
-        ctx = testbed_tls()
+        ctx = tls_to_testbed()
         interval = self.workers / self.rate if self.rate else 0
         conn = None
         deadline = time.monotonic() + self.max_seconds

@@ -8,7 +8,7 @@ import json
 import random
 import time
 
-from stack.testbed.load import Load, testbed_tls
+from stack.testbed.load import Load, tls_to_testbed
 
 SALE = json.dumps({"items": [{"sku": "FAULT-1", "qty": 1, "price": "1.00"}]}).encode()
 MIX = [("POST", "/sales", SALE), ("GET", "/sales/summary", None), ("GET", "/ready", None)]
@@ -32,7 +32,7 @@ def committed(host, ids, on="db1") -> int:
 
 
 def post_sales(address, n):
-    conn = http.client.HTTPSConnection(address, 443, context=testbed_tls(), timeout=10)
+    conn = http.client.HTTPSConnection(address, 443, context=tls_to_testbed(), timeout=10)
     ids = []
     for _ in range(n):
         conn.request("POST", "/sales", body=SALE, headers={"Content-Type": "application/json"})
@@ -111,7 +111,7 @@ def fuzzed(rng: random.Random) -> bytes:
 
 
 def test_malformed_sales_get_400_with_a_json_error_never_500(address):
-    conn = http.client.HTTPSConnection(address("web1"), 443, context=testbed_tls(), timeout=10)
+    conn = http.client.HTTPSConnection(address("web1"), 443, context=tls_to_testbed(), timeout=10)
     rng = random.Random(20261126)
     bodies = MALFORMED + [fuzzed(rng) for _ in range(200)]
     wrong = []
