@@ -246,7 +246,9 @@ def replica(desired, ensure: bool, timeout: float = 60, reseed: bool = False) ->
                                        f": {status.get('Last_IO_Error') or status.get('Last_SQL_Error')}"
                                        if status else " (never set up)"))
             return 1
-        if replicating(status, d):  # set up before TLS: switched over, nothing seeded again
+        if status and not encrypted(status, d):
+            # Set up before TLS, replicating or refused by a primary that now requires it:
+            # switched over, nothing seeded again.
             cur.execute(d["stop_replica"])
             cur.execute(d["source_tls"], (src["ca"],))
             cur.execute(d["start_replica"])

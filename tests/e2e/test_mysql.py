@@ -146,6 +146,24 @@ def test_replication_is_encrypted_and_checks_the_primary(host):
     assert "Master_SSL_CA_File: /etc/ssl/stack/ca.crt" in status
 
 
+def test_a_replica_set_up_before_tls_is_switched_over_without_a_reseed(host, probe_table):
+    # as a replica from before this deploy had TLS: plaintext, which the primary now refuses
+    db2 = host("db2")
+    db2.run_expect([0], "mariadb -e 'STOP SLAVE; CHANGE MASTER TO MASTER_SSL=0, MASTER_SSL_VERIFY_SERVER_CERT=0; "
+                        "START SLAVE'")
+    assert db2.run("stack-mysql replica --check").rc == 1
+    out = db2.run_expect([0], "stack-mysql replica --ensure")
+    assert "now over TLS" in out.stdout and "seeding" not in out.stdout
+    status = db2.check_output("mariadb -e 'SHOW SLAVE STATUS\\G'")
+    assert "Master_SSL_Allowed: Yes" in status and "Master_SSL_Verify_Server_Cert: Yes" in status
+    sql(host("db1"), f"INSERT INTO sales.{probe_table} VALUES ('after-the-switch')")
+    for _ in range(30):
+        if sql(db2, f"SELECT token FROM sales.{probe_table}").stdout.strip() == "after-the-switch":
+            return
+        time.sleep(0.5)
+    pytest.fail("a row written after the switch did not reach the replica")
+
+
 def test_every_network_account_requires_tls(host):
     accounts = sql(host("db1"), "SELECT CONCAT(User, '@', Host, ':', ssl_type) FROM mysql.user "
                                 "WHERE Host <> 'localhost' AND User <> 'root'").stdout.split()
