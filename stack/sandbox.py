@@ -9,16 +9,15 @@ DENIED = ["@privileged", "@resources", "@mount", "@reboot", "@swap", "@module", 
           "@obsolete", "@cpu-emulation"]
 
 
-def drop_in(service: str, write=(), capabilities=(), allow=(), syscalls=(), address_families=(),
-            private_users=False, restart=True):
+def drop_in(service: str, write=(), capabilities=(), allow=(), private_users=False, restart=True):
     """``write``: paths it writes; ``capabilities``: what it keeps (none by default);
-    ``allow``: groups of DENIED it needs; ``syscalls``: more it may call. With
-    ``restart=False`` the caller restarts it (the app: behind its health gate)."""
+    ``allow``: groups of DENIED it needs. With ``restart=False`` the caller restarts
+    it (the app: behind its health gate)."""
     conf = files.template(
         name=f"{service} sandbox", src="templates/base/sandbox.conf.j2",
         dest=f"/etc/systemd/system/{service}.service.d/50-stack-sandbox.conf", service=service, write=write,
-        capabilities=capabilities, denied_syscalls=[g for g in DENIED if g not in allow], syscalls=syscalls,
-        address_families=address_families, private_users=private_users)
+        capabilities=capabilities, denied_syscalls=[g for g in DENIED if g not in allow],
+        private_users=private_users)
     if restart:
         systemd.service(name=f"{service} restarted in its sandbox", service=service, restarted=True,
                         daemon_reload=True, _if=conf.did_change)

@@ -36,6 +36,16 @@ def renewed(host) -> bool:
     return any(op.did_change() for op in changed.get(host.name, []))
 
 
+def restart_on_renewal(service: str, config):
+    """``service`` restarted when its TLS files changed in this run, unless a change of
+    its ``config`` (an operation) restarted it already."""
+    from pyinfra import host
+    from pyinfra.operations import systemd
+
+    systemd.service(name=f"{service} restarted for its new TLS files", service=service, restarted=True,
+                    _if=lambda: renewed(host) and not config.did_change())
+
+
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 

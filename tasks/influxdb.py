@@ -35,8 +35,7 @@ config_op = checked_template(name="InfluxDB config", src=template, dest=config, 
                              apply="systemctl restart influxdb && sleep 2", tls=tls)
 systemd.service(name="InfluxDB running", service="influxdb", running=True, enabled=True)
 sandbox.drop_in("influxdb", write=["/var/lib/influxdb", "-/var/log/influxdb"])  # "-": 2.x logs to the journal only
-systemd.service(name="InfluxDB restarted for its new TLS certificate", service="influxdb", restarted=True,
-                _if=lambda: tls.renewed(host) and not config_op.did_change())
+tls.restart_on_renewal("influxdb", config_op)  # a new certificate is read at start
 
 files.directory(name="stack config directory", path="/etc/stack", mode="0700")
 files.put(name="stack-influx program", src="stack/hosttools/stack_influx.py", dest="/usr/local/sbin/stack-influx",

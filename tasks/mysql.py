@@ -134,9 +134,7 @@ if "db_servers" in host.groups:
         replica=not is_primary,
         tls=tls,
     )
-    # A new certificate is read at start; a new config has restarted it already.
-    systemd.service(name="MySQL restarted for its new TLS certificate", service=flavour["service"],
-                    restarted=True, _if=lambda: tls.renewed(host) and not config.did_change())
+    tls.restart_on_renewal(flavour["service"], config)  # a new certificate is read at start
 
     files.directory(name="stack config directory", path="/etc/stack", mode="0700")
     files.put(name="stack-mysql program", src="stack/hosttools/stack_mysql.py",

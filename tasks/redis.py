@@ -29,8 +29,7 @@ config = secret_file(
     group="redis",
     apply="systemctl restart redis-server",
 )
-systemd.service(name="Redis restarted for its new TLS certificate", service="redis-server", restarted=True,
-                _if=lambda: tls.renewed(host) and not config.did_change())
+tls.restart_on_renewal("redis-server", config)  # a new certificate is read at start
 
 # Kernel settings Redis asks for. They belong to the machine, not to a container.
 virt = container()
