@@ -1,14 +1,15 @@
 """pyinfra's config, loaded before the inventory.
 
-Registers the preflight check, so that bad group data or a missing secret stops
-every run (deploy.py or any single task file) before a host is contacted.
+Registers, for every run (deploy.py or any single task file), the preflight check,
+so that bad group data or a missing secret stops it before a host is contacted, and
+TCP_NODELAY on each SSH connection (stack/hooks.py: 40 ms less per command).
 """
 
 from pyinfra import config
 
-from stack import preflight
+from stack import hooks, preflight
 
-preflight.install()
+hooks.install(preflight.Preflight(), hooks.NoDelay())
 
 # Uploads go to /tmp, then sudo moves them: the hosts run libpam-tmpdir (tasks/base.py),
 # which gives root a TMPDIR of its own that the SSH user, who uploads, cannot write to.

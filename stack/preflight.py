@@ -40,21 +40,3 @@ class Preflight(BaseStateCallback):
             sys.stderr.write(self.failure + "\n")
             sys.stderr.flush()
             os._exit(1)
-
-
-def install():
-    """Called from config.py. pyinfra resets the state's callbacks in
-    ``State.init`` (after config.py ran), so register right after it."""
-    from pyinfra import state
-
-    real = state._get_module()
-    if getattr(real, "_preflight_installed", False):
-        return
-    init = real.init
-
-    def init_then_register(*args, **kwargs):
-        init(*args, **kwargs)
-        real.add_callback_handler(Preflight())
-
-    real.init = init_then_register
-    real._preflight_installed = True

@@ -1,0 +1,41 @@
+"""pyinfra state callbacks of ours, registered from config.py for every run
+(deploy.py or a single task file)."""
+
+from __future__ import annotations
+
+import socket
+
+from pyinfra.api.state import BaseStateCallback
+
+
+class NoDelay(BaseStateCallback):
+    """TCP_NODELAY on each host's SSH connection. paramiko leaves Nagle's algorithm
+    on, so a command's second small packet (the exec request after the channel
+    open) waits for the server's delayed ACK: 40 ms per command, which was two
+    thirds of a no-op converge (49 ms a command before, 5.5 ms after, on the testbed)."""
+
+    @staticmethod
+    def host_connect(state, host):
+        client = getattr(host.connector, "client", None)  # SSH only: @local has none
+        sock = client.get_transport().sock if client and client.get_transport() else None
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def install(*handlers: BaseStateCallback):
+    """Called from config.py. pyinfra resets the state's callbacks in
+    ``State.init`` (after config.py ran), so register right after it."""
+    from pyinfra import state
+
+    real = state._get_module()
+    if getattr(real, "_stack_hooks_installed", False):
+        return
+    init = real.init
+
+    def init_then_register(*args, **kwargs):
+        init(*args, **kwargs)
+        for handler in handlers:
+            real.add_callback_handler(handler)
+
+    real.init = init_then_register
+    real._stack_hooks_installed = True
