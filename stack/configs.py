@@ -1,5 +1,12 @@
-"""Config files installed safely: checked before they go live, or (for files
-holding secrets) never shown and never readable by others.
+"""Files on the hosts: plain ones, configs checked before they go live, and files
+holding secrets (never shown, never readable by others).
+
+    file(dest, content, mode="0644")
+
+puts content rendered or read on the controller (``render`` for templates) at
+``dest``, with its owner and mode. Each of these operations reads the file with one
+command (FileState: checksum, mode, owner, and the pending marker below); pyinfra's
+own file operations read the parent directory, the file and its checksum, three.
 
     checked_template(src, dest, check="sshd -t -f {path}", apply="systemctl reload ssh", ...)
 
@@ -20,12 +27,12 @@ import shlex
 from io import BytesIO
 
 from pyinfra import host, inventory, state
-from pyinfra.api import FileUploadCommand, StringCommand, operation
-from pyinfra.api.util import get_template
-from pyinfra.facts.files import File, Sha1File
-from pyinfra.facts.server import Users
-from pyinfra.operations import files
+import posixpath
 
+from pyinfra.api import FactBase, FileUploadCommand, StringCommand, operation
+from pyinfra.api.util import get_template
+
+from stack import hostfacts
 from stack.shell import argv
 
 PENDING_DIR = "/var/lib/stack/pending"
@@ -40,6 +47,81 @@ def _marker(dest: str) -> str:
     return f"{PENDING_DIR}/{hashlib.sha1(dest.encode()).hexdigest()}"
 
 
+class FileState(FactBase):
+    """``path``'s checksum, mode, owner and group (None when it is no regular file)
+    and whether its pending-apply marker exists, in one command."""
+
+    def command(self, path: str):
+        p, m = shlex.quote(path), shlex.quote(_marker(path))
+        return (f"if [ -f {p} ]; then stat -c '%a %U %G' {p} && sha1sum < {p}; else echo missing; fi;"
+                f" if [ -e {m} ]; then echo pending; else echo none; fi")
+
+    def process(self, output):
+        lines = list(output)
+        state = {"pending": lines[-1] == "pending", "sha1": None, "mode": None, "user": None, "group": None}
+        if lines[0] != "missing":
+            mode, state["user"], state["group"] = lines[0].split()
+            state["mode"], state["sha1"] = int(mode, 8), lines[1].split()[0]
+        return state
+
+
+def _owner_and_mode(dest: str, now: dict, mode: str, user: str, group: str):
+    if now["mode"] != int(mode, 8):
+        yield argv("chmod", mode, dest)
+    if (now["user"], now["group"]) != (user, group):
+        yield argv("chown", f"{user}:{group}", dest)
+
+
+@operation()
+def file(dest: str, content: str | bytes, mode="0644", user="root", group="root"):
+    """``content`` at ``dest`` (its directory made when missing), owner and mode kept
+    right on every run."""
+    data = content.encode() if isinstance(content, str) else content
+    now = host.get_fact(FileState, path=dest)
+    if now["sha1"] == hashlib.sha1(data).hexdigest():
+        host.noop(f"{dest} is up to date")
+    else:
+        if now["sha1"] is None:
+            yield argv("mkdir", "-p", posixpath.dirname(dest))
+        # copied into the file by sudo: an existing file keeps its owner and mode
+        yield FileUploadCommand(BytesIO(data), dest)
+    yield from _owner_and_mode(dest, now, mode, user, group)
+
+
+class DirectoryStates(FactBase):
+    """path -> (mode, owner, group) for each of ``paths`` that is a directory, in one command."""
+
+    def command(self, paths: tuple[str, ...]):
+        return "stat -L -c '%a %U %G %n' " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null || true"
+
+    def process(self, output):
+        states = {}
+        for line in output:
+            mode, user, group, path = line.split(" ", 3)
+            states[path] = (int(mode, 8), user, group)
+        return states
+
+
+@operation()
+def directories(*specs: tuple[str, str, str, str]):
+    """Directories ``(path, mode, user, group)``, made when missing, owner and mode kept
+    right, read in one command (pyinfra's directory operation is one per path)."""
+    now = host.get_fact(DirectoryStates, paths=tuple(p for p, *_ in specs))
+    for path, mode, user, group in specs:
+        if path not in now:
+            yield argv("install", "-d", "-m", mode, "-o", user, "-g", group, path)
+            continue
+        current_mode, current_user, current_group = now[path]
+        yield from _owner_and_mode(path, {"mode": current_mode, "user": current_user, "group": current_group},
+                                   mode, user, group)
+
+
+def read(path: str) -> str:
+    """A file of the repository (or the controller), as text, for ``file``."""
+    with open(path) as f:
+        return f.read()
+
+
 def _apply_pending(dest: str, apply: str):
     """The apply, bracketed by its marker: it stays if the apply fails."""
     yield StringCommand(argv("install", "-d", "-m", "0700", PENDING_DIR), "&&", argv("touch", _marker(dest)))
@@ -51,8 +133,9 @@ def _apply_pending(dest: str, apply: str):
 def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", user="root", group="root",
                      **data):
     content = render(src, **data).encode()
-    pending = host.get_fact(File, path=_marker(dest))
-    if host.get_fact(Sha1File, path=dest) != hashlib.sha1(content).hexdigest():
+    now = host.get_fact(FileState, path=dest)
+    pending = now["pending"]
+    if now["sha1"] != hashlib.sha1(content).hexdigest():
         candidate = f"{dest}.candidate"
         yield FileUploadCommand(BytesIO(content), candidate)
         q_candidate, q_dest = shlex.quote(candidate), shlex.quote(dest)
@@ -63,7 +146,7 @@ def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", u
         pending = True
     else:
         host.noop(f"{dest} is up to date")
-        yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
+        yield from _owner_and_mode(dest, now, mode, user, group)
     if pending:
         yield from _apply_pending(dest, apply)
 
@@ -81,22 +164,24 @@ def secret_file(dest: str, content: str, mode="0600", user="root", group="root",
     changed, and again on later runs until it has succeeded.
     """
     data = content.encode()
-    pending = bool(apply) and host.get_fact(File, path=_marker(dest))
-    if host.get_fact(Sha1File, path=dest) == hashlib.sha1(data).hexdigest():
+    now = host.get_fact(FileState, path=dest)
+    pending = bool(apply) and now["pending"]
+    if now["sha1"] == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")
     else:
         pending = bool(apply)
-        if not host.get_fact(File, path=dest):
+        if now["sha1"] is None:
             yield argv("install", "-m", mode, "-o", user, "-g", group, "/dev/null", dest)
+            now = {**now, "mode": int(mode, 8), "user": user, "group": group}
         ssh_user = host.data.ssh_user
-        users = host.get_fact(Users)
-        if ssh_user not in users:
+        account = hostfacts.passwd(ssh_user)
+        if not account:
             raise ValueError(f"{host.name}: ssh_user {ssh_user!r} does not exist on the host")
-        private_dir = f"{users[ssh_user]['home']}/.cache/stack-upload"
+        private_dir = f"{account['home']}/.cache/stack-upload"
         yield argv("install", "-d", "-m", "0700", "-o", ssh_user, private_dir)
         temp = f"{private_dir}/{hashlib.sha1(dest.encode()).hexdigest()}"
         yield FileUploadCommand(BytesIO(data), dest, remote_temp_filename=temp)
     # Owner and mode are kept right on every run, content or not.
-    yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
+    yield from _owner_and_mode(dest, now, mode, user, group)
     if pending:
         yield from _apply_pending(dest, apply)

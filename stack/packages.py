@@ -1,18 +1,33 @@
 """apt packages, installed so that a run with nothing to install reports no change."""
 
 from pyinfra import host
+from pyinfra.api import operation
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt
 
+_installed: dict[str, dict] = {}  # host name -> its packages, listed once per run
+
 
 def present(name: str, packages: list[str]):
-    """The package lists are refreshed only when a package is missing: pyinfra
-    counts a refresh as a change, so apt's own ``cache_time`` alone would make
-    every run an hour after the last one report a change on every host."""
-    installed = host.get_fact(DebPackages)
-    missing = [p for p in packages if p not in installed]
-    return apt.packages(name=name, packages=packages, update=bool(missing), cache_time=3600,
-                        no_recommends=True)
+    """Installs what is missing. The host's packages are listed once per run (at
+    prepare time, before anything is installed), not by each apt operation: a
+    listing is the largest fact a host sends. With nothing missing there is no apt
+    operation at all. The package lists are refreshed only when a package is
+    missing: pyinfra counts a refresh as a change, so apt's own ``cache_time``
+    alone would make every run an hour after the last one report a change."""
+    if host.name not in _installed:
+        _installed[host.name] = host.get_fact(DebPackages)
+    missing = [p for p in packages if p not in _installed[host.name]]
+    if not missing:
+        return installed(name=name, packages=packages)
+    return apt.packages(name=name, packages=packages, update=True, cache_time=3600, no_recommends=True)
+
+
+@operation()
+def installed(packages: list[str]):
+    """Nothing to do: the packages were there when the run began."""
+    host.noop(f"{', '.join(packages)} installed")
+    yield from ()
 
 
 def update_suites(repos, distro: str, codename: str) -> list[dict]:

@@ -2,7 +2,9 @@
 template (templates/base/sandbox.conf.j2); each task says what its service needs
 beyond it. A changed drop-in reloads systemd and restarts the service."""
 
-from pyinfra.operations import files, systemd
+from pyinfra.operations import systemd
+
+from stack import configs
 
 # Denied to every service but those that list them in ``allow``.
 DENIED = ["@privileged", "@resources", "@mount", "@reboot", "@swap", "@module", "@raw-io", "@clock", "@debug",
@@ -13,11 +15,11 @@ def drop_in(service: str, write=(), capabilities=(), allow=(), private_users=Fal
     """``write``: paths it writes; ``capabilities``: what it keeps (none by default);
     ``allow``: groups of DENIED it needs. With ``restart=False`` the caller restarts
     it (the app: behind its health gate)."""
-    conf = files.template(
-        name=f"{service} sandbox", src="templates/base/sandbox.conf.j2",
-        dest=f"/etc/systemd/system/{service}.service.d/50-stack-sandbox.conf", service=service, write=write,
-        capabilities=capabilities, denied_syscalls=[g for g in DENIED if g not in allow],
-        private_users=private_users)
+    conf = configs.file(
+        name=f"{service} sandbox", dest=f"/etc/systemd/system/{service}.service.d/50-stack-sandbox.conf",
+        content=configs.render("templates/base/sandbox.conf.j2", service=service, write=write,
+                               capabilities=capabilities, denied_syscalls=[g for g in DENIED if g not in allow],
+                               private_users=private_users))
     if restart:
         systemd.service(name=f"{service} restarted in its sandbox", service=service, restarted=True,
                         daemon_reload=True, _if=conf.did_change)

@@ -17,7 +17,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server
 
-from stack import packages
+from stack import configs, packages
 
 KEYRINGS = "/etc/apt/keyrings"
 TEMPLATE = "templates/vendor/apt.sources.j2"
@@ -47,6 +47,6 @@ def apt_repository(repo: str, title: str, prefix: str):
                   f" echo {shlex.quote(f'{key_url} does not hold key {fingerprint}')} >&2; exit 1; }}"],
         _if=key.did_change,
     )
-    listed = files.template(name=f"{title}: apt source", src=TEMPLATE, dest=f"/etc/apt/sources.list.d/{repo}.sources",
-                            mode="0644", **context(repo, title, url, suite, components, fingerprint))
+    listed = configs.file(name=f"{title}: apt source", dest=f"/etc/apt/sources.list.d/{repo}.sources",
+                          content=configs.render(TEMPLATE, **context(repo, title, url, suite, components, fingerprint)))
     apt.update(name=f"{title}: package lists", _if=listed.did_change)

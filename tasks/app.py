@@ -4,29 +4,28 @@ the migration flow (tasks/migrate.py) and switches the hosts to the release one 
 a time (tasks/app_switch.py)."""
 
 import json
-from io import StringIO
 from pathlib import Path
 
 from pyinfra import host, inventory
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import artifact, packages, rollout, sandbox, secrets, tls
-from stack.configs import render, secret_file
+from stack import artifact, hostfacts, packages, rollout, sandbox, secrets, services, tls
+from stack.configs import directories, file, read, render, secret_file
 from stack.shell import argv
 
 name, root, port = host.data.app_name, host.data.app_root, host.data.app_port
 
 packages.present("Python for the app", ["python3", "python3-venv"])
 # Its home is shared/, the one place it may write: the code it runs is root's.
-server.user(name="App user", user=host.data.app_user, system=True, shell="/usr/sbin/nologin",
-            home=f"{root}/shared", create_home=False)
-files.directory(name="App root", path=root, user="root", group=host.data.app_user, mode="0755")
-files.directory(name="Releases", path=f"{root}/releases", user="root", group=host.data.app_user, mode="0755")
-files.directory(name="Shared", path=f"{root}/shared", user=host.data.app_user, group=host.data.app_user,
-                mode="0750")
-files.directory(name="Logs", path=f"{root}/shared/log", user=host.data.app_user, group=host.data.app_user,
-                mode="0750")
+# Checked with one cheap fact first: pyinfra's user operation lists every user (0.3-0.6 s).
+if hostfacts.passwd(host.data.app_user) != {"home": f"{root}/shared", "shell": "/usr/sbin/nologin"}:
+    server.user(name="App user", user=host.data.app_user, system=True, shell="/usr/sbin/nologin",
+                home=f"{root}/shared", create_home=False)
+user = host.data.app_user
+directories((root, "0755", "root", user), (f"{root}/releases", "0755", "root", user),
+            (f"{root}/shared", "0750", user, user), (f"{root}/shared/log", "0750", user, user),
+            name="App root, releases, shared and logs")
 
 primary = next(h for h in inventory.get_group("db_servers") if h.data.mysql_role == "primary")
 cache = inventory.get_group("cache_servers")[0]
@@ -49,32 +48,34 @@ secret_file(
 )
 
 units = [
-    *[files.template(name=f"systemd {unit}", src=f"templates/app/app.{unit}.j2",
-                     dest=f"/etc/systemd/system/{name}.{unit}")
+    *[file(name=f"systemd {unit}", content=render(f"templates/app/app.{unit}.j2"),
+           dest=f"/etc/systemd/system/{name}.{unit}")
       for unit in ("socket", "service")],
     # writes only its shared/ directory, keeps no capability; restarted by the switch
     sandbox.drop_in(name, write=[f"{root}/shared"], private_users=True, restart=False),
 ]
 systemd.daemon_reload(name="systemd reload", _if=lambda: any(u.did_change() for u in units))
 # The socket is what listens: restarts of the service queue connections, never refuse them.
-systemd.service(name="App socket", service=f"{name}.socket", running=True, enabled=True)
+services.kept(name="App socket", service=f"{name}.socket", running=True, enabled=True)
 
-files.put(name="stack-app program", src="stack/hosttools/stack_app.py", dest="/usr/local/sbin/stack-app",
-          mode="0755")
+file(name="stack-app program", content=read("stack/hosttools/stack_app.py"), dest="/usr/local/sbin/stack-app",
+     mode="0755")
 app_config = {
     "root": root, "service": name, "keep_releases": host.data.app_keep_releases,
     "health_url": f"http://{host.data.private_address}:{port}/health",
     "health_timeout": host.data.app_health_timeout,
     "migration_lock_wait": host.data.app_migration_lock_wait,
 }
-files.put(name="stack-app config", src=StringIO(json.dumps(app_config, indent=1, sort_keys=True)),
-          dest="/etc/stack/app.json", mode="0644")
+file(name="stack-app config", content=json.dumps(app_config, indent=1, sort_keys=True), dest="/etc/stack/app.json")
 
 # -- the release -----------------------------------------------------------------------
-target = host.get_fact(Command, command="python3 -c \"import platform, sys; "
-                       "print('%d.%d' % sys.version_info[:2], platform.machine(), platform.libc_ver()[1])\"")
+status = hostfacts.app_status()
+# The wheels are built for the Python the releases' venvs use (stack-app's, once it is there).
+target = status["python"] or host.get_fact(Command, command="python3 -c \"import platform, sys; "
+                                            "print('%d.%d' % sys.version_info[:2], platform.machine(), "
+                                            "platform.libc_ver()[1])\"")
 py_version, arch, glibc = target.split()
-installed = (host.get_fact(Command, command="stack-app releases 2>/dev/null || true") or "").split()
+installed = status["installed"]
 release_id, tarball = artifact.build(Path(host.data.app_source), Path(host.data.app_migrations), py_version,
                                      arch, glibc, installed)
 new_release = release_id not in installed
@@ -88,10 +89,10 @@ server.shell(name="Release installed (offline venv)",
              _if=lambda: new_release)
 
 # What tasks/app_switch.py needs once tasks/migrate.py has run (deploy.py's order).
-current = host.get_fact(Command, command="stack-app current 2>/dev/null || true")
+current = status["current"]
 # The service also restarts (behind the same gate) when what it reads changed now, or
 # changed in an earlier run that failed before the switch: it started before them.
-stale = host.get_fact(Command, command="stack-app stale 2>/dev/null || echo stale") == "stale"
+stale = status["stale"]
 rollout.planned[host.name] = rollout.Planned(
     release_id=release_id,
     # a new CA too: the app's TLS context is built once per process

@@ -1,26 +1,20 @@
 """Every host: apt (and its proxy), base packages, time, sshd hardening, firewall."""
 
-from io import StringIO
 
 from pyinfra import host, inventory, logger
 from pyinfra.facts.apt import AptSources
-from pyinfra.facts.server import LinuxDistribution, Users
 from pyinfra.operations import apt, files, server, systemd
 
-from stack import packages
-from stack.configs import checked_template
-from stack.hostfacts import container
+from stack import packages, services
+from stack.configs import checked_template, directories, file, read, render
+from stack.hostfacts import container, distribution, passwd
 
 virt = container()
 
 # -- apt ----------------------------------------------------------------------------
 if host.data.base_apt_proxy:
-    files.template(
-        name="apt proxy",
-        src="templates/base/apt-proxy.conf.j2",
-        dest="/etc/apt/apt.conf.d/01proxy",
-        proxy=host.data.base_apt_proxy,
-    )
+    file(name="apt proxy", dest="/etc/apt/apt.conf.d/01proxy",
+         content=render("templates/base/apt-proxy.conf.j2", proxy=host.data.base_apt_proxy))
 else:
     files.file(name="No apt proxy", path="/etc/apt/apt.conf.d/01proxy", present=False)
 
@@ -28,14 +22,14 @@ packages.present("Base packages", host.data.base_packages)
 
 # -- patches: the distribution's security and updates suites, applied unattended --------
 # From the host's own sources (its mirror), never a mirror named here. Reboots stay with ops.
-distro = host.get_fact(LinuxDistribution)
+distro = distribution()
 missing_suites = packages.update_suites(host.get_fact(AptSources), distro["name"],
                                         distro["release_meta"].get("VERSION_CODENAME", ""))
-suites = files.put(name="Security and updates suites", src=StringIO(packages.sources_list(missing_suites)),
-                   dest="/etc/apt/sources.list.d/stack-updates.list", mode="0644", _if=lambda: bool(missing_suites))
+suites = file(name="Security and updates suites", content=packages.sources_list(missing_suites),
+              dest="/etc/apt/sources.list.d/stack-updates.list", _if=lambda: bool(missing_suites))
 packages.present("Unattended security upgrades", ["unattended-upgrades"])
-files.template(name="Unattended upgrades daily", src="templates/base/auto-upgrades.j2",
-               dest="/etc/apt/apt.conf.d/20auto-upgrades")
+file(name="Unattended upgrades daily", content=render("templates/base/auto-upgrades.j2"),
+     dest="/etc/apt/apt.conf.d/20auto-upgrades")
 # A host that just gained the security suite gets its pending security updates now, not tonight.
 apt.update(name="Package lists with the new suites", _if=suites.did_change)
 server.shell(name="Pending security updates applied", commands=["unattended-upgrade"], _if=suites.did_change)
@@ -49,32 +43,29 @@ files.line(name="Password hashing rounds", path="/etc/login.defs", line=r"^#?\s*
            replace="SHA_CRYPT_MIN_ROUNDS 100000")
 files.line(name="Minimum password age", path="/etc/login.defs", line=r"^PASS_MIN_DAYS\b.*", replace="PASS_MIN_DAYS 1")
 files.directory(name="modprobe.d", path="/etc/modprobe.d", mode="0755")
-files.put(name="Unused kernel modules blocked", src="files/base/modprobe-blocklist.conf",
-          dest="/etc/modprobe.d/stack-blocklist.conf", mode="0644")
-files.put(name="No core dumps", src="files/base/no-core-dumps.conf",
-          dest="/etc/security/limits.d/stack-no-core-dumps.conf", mode="0644")
+file(name="Unused kernel modules blocked", content=read("files/base/modprobe-blocklist.conf"),
+     dest="/etc/modprobe.d/stack-blocklist.conf")
+file(name="No core dumps", content=read("files/base/no-core-dumps.conf"),
+     dest="/etc/security/limits.d/stack-no-core-dumps.conf")
 for banner in ("/etc/issue", "/etc/issue.net"):
-    files.template(name=f"Login banner {banner}", src="templates/base/issue.j2", dest=banner, mode="0644",
-                   banner=host.data.base_login_banner)
-for cron_dir in ("/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly"):
-    # root's only: what runs as root, and when
-    files.directory(name=f"{cron_dir} root's only", path=cron_dir, mode="0700")
+    file(name=f"Login banner {banner}", content=render("templates/base/issue.j2", banner=host.data.base_login_banner),
+         dest=banner)
+# root's only: what runs as root, and when
+directories(*[(cron_dir, "0700", "root", "root") for cron_dir in
+              ("/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly")],
+            name="cron directories root's only")
 
 # -- time -----------------------------------------------------------------------------
 server.timezone(name="Timezone", timezone=host.data.base_timezone)
 
-timesyncd = files.template(
-    name="NTP servers",
-    src="templates/base/timesyncd.conf.j2",
-    dest="/etc/systemd/timesyncd.conf.d/stack.conf",
-    ntp_servers=host.data.base_ntp_servers,
-)
+timesyncd = file(name="NTP servers", dest="/etc/systemd/timesyncd.conf.d/stack.conf",
+                 content=render("templates/base/timesyncd.conf.j2", ntp_servers=host.data.base_ntp_servers))
 if virt:
     # timesyncd has ConditionVirtualization=!container: the clock is the machine's.
     logger.warning(f"{host.name}: in a {virt} container, time sync is left to the machine")
-    systemd.service(name="timesyncd enabled", service="systemd-timesyncd", running=None, enabled=True)
+    services.kept(name="timesyncd enabled", service="systemd-timesyncd", running=None, enabled=True)
 else:
-    systemd.service(name="timesyncd running", service="systemd-timesyncd", running=True, enabled=True)
+    services.kept(name="timesyncd running", service="systemd-timesyncd", running=True, enabled=True)
     systemd.service(
         name="timesyncd restarted", service="systemd-timesyncd", restarted=True, _if=timesyncd.did_change
     )
@@ -94,7 +85,7 @@ checked_template(
     allow_users=allow_users,
 )
 files.file(name="sshd_config root's only", path="/etc/ssh/sshd_config", mode="0600")
-files.directory(name="Deploy user's home private", path=host.get_fact(Users)[host.data.ssh_user]["home"], mode="0750")
+files.directory(name="Deploy user's home private", path=passwd(host.data.ssh_user)["home"], mode="0750")
 
 # -- firewall ------------------------------------------------------------------------------
 def addresses(groups):
@@ -110,7 +101,7 @@ for group in host.groups:
         else:
             openings.setdefault(port, set()).update(addresses(rule["from"]))
 
-systemd.service(name="nftables loaded at boot", service="nftables", enabled=True, running=True)
+services.kept(name="nftables loaded at boot", service="nftables", enabled=True, running=True)
 checked_template(
     name="Firewall",
     src="templates/base/nftables.conf.j2",

@@ -12,15 +12,14 @@ Grafana off instead, see group_data/testbed.py).
 """
 
 import json
-from io import StringIO
 
 import yaml
 from pyinfra import host, inventory
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
-from stack import grafana, packages, secrets, vendor
-from stack.configs import render, secret_file
+from stack import grafana, packages, secrets, services, vendor
+from stack.configs import file, render, secret_file
 
 PROVISIONING = "/etc/grafana/provisioning"
 DASHBOARDS = "/var/lib/grafana/dashboards"
@@ -45,26 +44,25 @@ changes = [
                          "--config /etc/grafana/grafana.ini admin reset-admin-password --password-from-stdin "
                          "< /etc/grafana/admin_password"),
     grafana_secret("Grafana secret key", "/etc/grafana/secret_key", secrets.get("grafana_secret_key")),
-    files.template(name="grafana.ini", src="templates/grafana/grafana.ini.j2", dest="/etc/grafana/grafana.ini",
-                   mode="0640", group="grafana", server_name=server_name),
+    file(name="grafana.ini", content=render("templates/grafana/grafana.ini.j2", server_name=server_name),
+         dest="/etc/grafana/grafana.ini", mode="0640", group="grafana"),
     grafana_secret("Grafana datasource", f"{PROVISIONING}/datasources/stack.yaml", render(
         "templates/grafana/datasource.yaml.j2", uid=grafana.DATASOURCE_UID, token=secrets.get("influxdb_token"),
         url=f"https://{host.data.private_address}:{host.data.influxdb_port}", ca_cert=secrets.get("tls_ca_cert"))),
-    files.template(name="Grafana dashboard provider", src="templates/grafana/dashboards.yaml.j2",
-                   dest=f"{PROVISIONING}/dashboards/stack.yaml", folder=grafana.FOLDER, path=DASHBOARDS),
+    file(name="Grafana dashboard provider", dest=f"{PROVISIONING}/dashboards/stack.yaml",
+         content=render("templates/grafana/dashboards.yaml.j2", folder=grafana.FOLDER, path=DASHBOARDS)),
     files.directory(name="Grafana dashboards directory", path=DASHBOARDS, mode="0755"),
-    *[files.put(name=f"Dashboard {file}", src=StringIO(json.dumps(dash, indent=1, sort_keys=True)),
-                dest=f"{DASHBOARDS}/{file}", mode="0644")
-      for file, dash in grafana.dashboards(major, bucket, rp).items()],
-    files.put(name="Grafana alert rules", src=StringIO(yaml.safe_dump(grafana.alert_rules(major, bucket, rp, host.data),
-                                                                      sort_keys=False)),
-              dest=f"{PROVISIONING}/alerting/stack-rules.yaml", mode="0644"),
+    *[file(name=f"Dashboard {name}", content=json.dumps(dash, indent=1, sort_keys=True), dest=f"{DASHBOARDS}/{name}")
+      for name, dash in grafana.dashboards(major, bucket, rp).items()],
+    file(name="Grafana alert rules", content=yaml.safe_dump(grafana.alert_rules(major, bucket, rp, host.data),
+                                                            sort_keys=False),
+         dest=f"{PROVISIONING}/alerting/stack-rules.yaml"),
     grafana_secret("Grafana contact points", f"{PROVISIONING}/alerting/stack-contact-points.yaml", render(
         "templates/grafana/contact-points.yaml.j2",
         webhook_url=secrets.get("alert_webhook_url") if "webhook" in host.data.grafana_alert_channels else None,
         slack_url=secrets.get("alert_slack_url") if "slack" in host.data.grafana_alert_channels else None)),
 ]
 # Provisioning is read at start: any change restarts Grafana.
-systemd.service(name="Grafana running", service="grafana-server", running=True, enabled=True)
+services.kept(name="Grafana running", service="grafana-server", running=True, enabled=True)
 systemd.service(name="Grafana restarted for the new config", service="grafana-server", restarted=True,
                 _if=any_changed(*changes))

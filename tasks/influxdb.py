@@ -10,10 +10,10 @@ import json
 
 from pyinfra import host
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import files, server
 
-from stack import packages, sandbox, secrets, tls, vendor
-from stack.configs import checked_template, secret_file
+from stack import packages, sandbox, secrets, services, tls, vendor
+from stack.configs import checked_template, file, read, secret_file
 
 # major -> (packages, config template, config file, check). influxd 1.x has no
 # config check: parsing the file with `config` is what fails on a bad one.
@@ -29,17 +29,16 @@ wanted, template, config, check = VERSIONS[major]
 if major == 2:
     vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
 packages.present(f"InfluxDB {major}.x", wanted)
-server.user(name="InfluxDB may read the TLS key", user="influxdb", groups=["ssl-cert"], append=True,
-            create_home=False)
+tls.may_read_key("influxdb", "InfluxDB")
 config_op = checked_template(name="InfluxDB config", src=template, dest=config, check=check,
                              apply="systemctl restart influxdb && sleep 2", tls=tls)
-systemd.service(name="InfluxDB running", service="influxdb", running=True, enabled=True)
+services.kept(name="InfluxDB running", service="influxdb", running=True, enabled=True)
 sandbox.drop_in("influxdb", write=["/var/lib/influxdb", "-/var/log/influxdb"])  # "-": 2.x logs to the journal only
 tls.restart_on_renewal("influxdb", config_op)  # a new certificate is read at start
 
 files.directory(name="stack config directory", path="/etc/stack", mode="0700")
-files.put(name="stack-influx program", src="stack/hosttools/stack_influx.py", dest="/usr/local/sbin/stack-influx",
-          mode="0755")
+file(name="stack-influx program", content=read("stack/hosttools/stack_influx.py"), dest="/usr/local/sbin/stack-influx",
+     mode="0755")
 desired = secret_file(name="InfluxDB desired state", dest="/etc/stack/influxdb.json", content=json.dumps({
     "major": major,
     "url": f"https://{host.data.private_address}:{host.data.influxdb_port}",

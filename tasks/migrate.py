@@ -12,13 +12,14 @@ from pyinfra import host, inventory
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, python, server
 
-from stack import artifact, migration
+from stack import artifact, hostfacts, migration
 
 runner = migration.runner()
 # Only a host the run connected is asked (a --limit may leave the first app host out;
 # asking one it did not connect hangs pyinfra).
 in_run = runner in host.state.activated_hosts
-current = runner.get_fact(Command, command="stack-app current 2>/dev/null || true") if in_run else None
+status = hostfacts.app_status(on=runner) if in_run else hostfacts.NO_APP
+current = status["current"] or None
 
 
 def release() -> str:
@@ -29,9 +30,7 @@ def release() -> str:
 # The plan, now if the release is already installed (a re-run, or this file alone, --dry
 # included): a no-op run then has nothing to do, and a refusal stops it before anything
 # runs. A release installed in this run is planned when it is there.
-installed = (runner.get_fact(Command, command="stack-app releases 2>/dev/null || true") or "").split() \
-    if in_run else []
-if host.name == runner.name and release() in installed:
+if host.name == runner.name and release() in status["installed"]:
     plan = runner.get_fact(Command,
                            command=f"stack-app plan {shlex.quote(release())} 2>/dev/null || echo null")
     if plan != "null":

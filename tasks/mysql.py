@@ -13,11 +13,11 @@ import json
 
 from pyinfra import host, inventory
 from pyinfra.facts.hardware import Memory
-from pyinfra.facts.server import Command, LinuxDistribution
-from pyinfra.operations import files, server, systemd
+from pyinfra.facts.server import Command
+from pyinfra.operations import files, server
 
-from stack import packages, sandbox, secrets, tls
-from stack.configs import checked_template, secret_file
+from stack import hostfacts, packages, sandbox, secrets, services, tls
+from stack.configs import checked_template, directories, file, read, secret_file
 
 FLAVOURS = {
     "mariadb": {
@@ -40,7 +40,7 @@ FLAVOURS = {
         "monitor_privileges": ["PROCESS", "REPLICATION CLIENT"],
     },
 }
-flavour_name = "mysql" if host.get_fact(LinuxDistribution)["name"] == "Ubuntu" else "mariadb"
+flavour_name = "mysql" if hostfacts.distribution()["name"] == "Ubuntu" else "mariadb"
 flavour = FLAVOURS[flavour_name]
 
 packages.present("MySQL client", flavour["client_packages"])
@@ -106,19 +106,15 @@ if "db_servers" in host.groups:
 
     packages.present("MySQL server", flavour["server_packages"])
 
-    files.directory(name="Data directory private", path="/var/lib/mysql", user="mysql", group="mysql",
-                    mode="0750")
-    files.directory(name="secure_file_priv directory", path="/var/lib/mysql-files", user="mysql",
-                    group="mysql", mode="0750")
-    files.directory(name="Log directory (slow query log)", path="/var/log/mysql", user="mysql", group="adm",
-                    mode="0750")
+    # the data private, secure_file_priv's, the slow query log's
+    directories(("/var/lib/mysql", "0750", "mysql", "mysql"), ("/var/lib/mysql-files", "0750", "mysql", "mysql"),
+                ("/var/log/mysql", "0750", "mysql", "adm"), name="MySQL directories")
     # Writes its data, logs and socket only; keeps CAP_IPC_LOCK (memlock), as its own unit grants.
     sandbox.drop_in(flavour["service"], write=["/var/lib/mysql", "/var/log/mysql", "/run/mysqld"],
                     capabilities=["CAP_IPC_LOCK"], allow=["@resources"])
 
-    server.user(name="MySQL may read the TLS key", user="mysql", groups=["ssl-cert"], append=True,
-                create_home=False)
-    systemd.service(name="MySQL running", service=flavour["service"], running=True, enabled=True)
+    tls.may_read_key("mysql", "MySQL")
+    services.kept(name="MySQL running", service=flavour["service"], running=True, enabled=True)
     config = checked_template(
         name="MySQL config",
         src="templates/mysql/stack.cnf.j2",
@@ -137,8 +133,8 @@ if "db_servers" in host.groups:
     tls.restart_on_renewal(flavour["service"], config)  # a new certificate is read at start
 
     files.directory(name="stack config directory", path="/etc/stack", mode="0700")
-    files.put(name="stack-mysql program", src="stack/hosttools/stack_mysql.py",
-              dest="/usr/local/sbin/stack-mysql", mode="0755")
+    file(name="stack-mysql program", content=read("stack/hosttools/stack_mysql.py"),
+         dest="/usr/local/sbin/stack-mysql", mode="0755")
     desired = secret_file(name="MySQL desired state", dest="/etc/stack/mysql.json",
                           content=json.dumps(desired_state(), indent=1, sort_keys=True))
 

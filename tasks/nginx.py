@@ -8,11 +8,11 @@ from pathlib import Path
 from pyinfra import host, inventory
 from pyinfra.api import StringCommand
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import files, server
 
-from stack import packages, sandbox
+from stack import packages, sandbox, services
 from stack.shell import argv
-from stack.configs import checked_template, secret_file
+from stack.configs import checked_template, file, read, secret_file
 
 TLS_DIR = "/etc/nginx/tls"
 ACME_DIR = "/var/www/letsencrypt"
@@ -41,17 +41,17 @@ if host.data.nginx_tls_self_signed or certbot_email:
     )
     files.file(name="Private key root's only", path=key, mode="0600", user="root", group="root")
 else:
-    files.put(name="Certificate chain", src=host.data.nginx_tls_certificate, dest=cert, mode="0644")
+    file(name="Certificate chain", content=read(host.data.nginx_tls_certificate), dest=cert)
     secret_file(name="Private key", dest=key, content=Path(host.data.nginx_tls_key).read_text())
 
 flag = Path(host.data.nginx_maintenance_flag)
 files.directory(name="Maintenance page directory", path=str(flag.parent), mode="0755")
-files.put(name="Maintenance page", src="files/nginx/maintenance.html", dest=f"{flag.parent}/maintenance.html")
+file(name="Maintenance page", content=read("files/nginx/maintenance.html"), dest=f"{flag.parent}/maintenance.html")
 
 # nginx.conf no longer includes sites-enabled; the default site goes too, so that
 # nobody re-enables it by accident.
 files.link(name="Default site removed", path="/etc/nginx/sites-enabled/default", present=False)
-systemd.service(name="Nginx running", service="nginx", running=True, enabled=True)
+services.kept(name="Nginx running", service="nginx", running=True, enabled=True)
 # The master binds 80/443 and drops to www-data for its workers: those capabilities only.
 sandbox.drop_in("nginx", write=["/var/log/nginx", "/var/lib/nginx", "/run"],
                 capabilities=["CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID", "CAP_DAC_OVERRIDE", "CAP_CHOWN"],

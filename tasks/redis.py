@@ -5,17 +5,16 @@ capped; optionally a replica."""
 import hashlib
 
 from pyinfra import host, logger
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import server, systemd
 
-from stack import packages, secrets, tls
-from stack.configs import render, secret_file
+from stack import packages, secrets, services, tls
+from stack.configs import file, read, render, secret_file
 from stack.hostfacts import container
 
 packages.present("Redis", ["redis-server"])
 
-server.user(name="Redis may read the TLS key", user="redis", groups=["ssl-cert"], append=True,
-            create_home=False)
-systemd.service(name="Redis running", service="redis-server", running=True, enabled=True)
+tls.may_read_key("redis", "Redis")
+services.kept(name="Redis running", service="redis-server", running=True, enabled=True)
 # The users' passwords are in it as hashes; a replica's own password in plain: a secret file.
 hashes = {role: hashlib.sha256(secrets.get(secret).encode()).hexdigest()
           for role, secret in [("admin", "redis_password"), ("app", "redis_app_password"),
@@ -40,8 +39,8 @@ else:
     server.sysctl(name="vm.overcommit_memory=1 (background saves must not fail to fork)",
                   key="vm.overcommit_memory", value=1, persist=True,
                   persist_file="/etc/sysctl.d/60-redis.conf")
-    thp = files.put(name="Transparent hugepages off at boot", src="files/redis/disable-thp.service",
-                    dest="/etc/systemd/system/disable-thp.service")
+    thp = file(name="Transparent hugepages off at boot", content=read("files/redis/disable-thp.service"),
+               dest="/etc/systemd/system/disable-thp.service")
     # did_change is read when the operation runs (a callable), never while the deploy is prepared.
     systemd.daemon_reload(name="systemd knows disable-thp", _if=thp.did_change)
-    systemd.service(name="Transparent hugepages off now", service="disable-thp", enabled=True, running=True)
+    services.kept(name="Transparent hugepages off now", service="disable-thp", enabled=True, running=True)

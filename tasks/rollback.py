@@ -24,7 +24,7 @@ from pyinfra import host, inventory, local
 from pyinfra.facts.server import Command
 from pyinfra.operations import python
 
-from stack import metrics, rollout, topology
+from stack import hostfacts, metrics, rollout, topology
 from stack.shell import run_on
 
 if host.data.get("db") and host.data.get("restore_backup"):
@@ -34,9 +34,7 @@ if host.data.get("db") and host.data.get("restore_backup"):
 apps = [h for h in inventory.get_group("app_servers") if h in host.state.activated_hosts]
 if not apps:
     raise ValueError("no app host is in this run: nothing to roll back")
-NOTHING = '{"current": "", "previous": "", "installed": []}'  # a host with no release yet
-facts = {h.name: json.loads(h.get_fact(Command, command=f"stack-app status 2>/dev/null || echo '{NOTHING}'"))
-         for h in apps}
+facts = {h.name: hostfacts.app_status(on=h) for h in apps}
 target = host.data.get("release")  # its form is checked by preflight
 if not target:
     currents = {f["current"] for f in facts.values()}

@@ -8,16 +8,15 @@ testbed turns Telegraf off instead, see group_data/testbed.py).
 """
 
 from pyinfra import host
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import server, systemd
 from pyinfra.operations.util import any_changed
 
-from stack import packages, secrets, tls, vendor
-from stack.configs import secret_file
+from stack import hostfacts, packages, secrets, services, tls, vendor
+from stack.configs import file, render, secret_file
 
 vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
 packages.present("Telegraf", ["telegraf"])
-if "web_servers" in host.groups:
+if "web_servers" in host.groups and "adm" not in hostfacts.groups_of("telegraf"):
     server.user(name="Telegraf may read nginx's logs", user="telegraf", groups=["adm"], append=True,
                 create_home=False)
 
@@ -29,11 +28,11 @@ if "cache_servers" in host.groups:
 changes = [
     secret_file(name="Telegraf secrets (environment)", dest="/etc/default/telegraf",
                 content="".join(f"{k}={v}\n" for k, v in sorted(environment.items()))),
-    files.template(name="Telegraf config", src="templates/telegraf/telegraf.conf.j2",
-                   dest="/etc/telegraf/telegraf.conf", mode="0644",
-                   mariadb=host.get_fact(LinuxDistribution)["name"] != "Ubuntu", tls=tls),  # as tasks/mysql.py picks
+    file(name="Telegraf config", dest="/etc/telegraf/telegraf.conf", content=render(
+        "templates/telegraf/telegraf.conf.j2",
+        mariadb=hostfacts.distribution()["name"] != "Ubuntu", tls=tls)),  # as tasks/mysql.py picks
 ]
-systemd.service(name="Telegraf running", service="telegraf", running=True, enabled=True)
+services.kept(name="Telegraf running", service="telegraf", running=True, enabled=True)
 config_changed = any_changed(*changes)
 systemd.service(name="Telegraf restarted for the new config", service="telegraf", restarted=True,
                 _if=lambda: config_changed() or tls.renewed(host))  # a new CA is read at start

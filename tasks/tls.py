@@ -2,14 +2,12 @@
 serve other hosts (MariaDB, Redis, InfluxDB) get a key and a certificate of their
 own, issued on the controller only when the one in place is not good for long."""
 
-from io import StringIO
 
 from pyinfra import host, logger
-from pyinfra.facts.server import Command
 from pyinfra.operations import files
 
-from stack import packages, secrets, tls
-from stack.configs import secret_file
+from stack import hostfacts, packages, secrets, tls
+from stack.configs import file, secret_file
 
 SERVERS = {"db_servers", "cache_servers", "monitoring_servers"}
 
@@ -17,11 +15,10 @@ packages.present("ssl-cert group", ["ssl-cert"])  # Debian's group for services 
 files.directory(name="Internal TLS directory", path=tls.DIR, mode="0755")
 ca_cert = secrets.get("tls_ca_cert")
 # A new CA (a rotation) restarts what reads it, as a new key and certificate do.
-tls.changed[host.name] = [files.put(name="Internal CA certificate", src=StringIO(ca_cert), dest=tls.CA_CERT,
-                                    mode="0644")]
+tls.changed[host.name] = [file(name="Internal CA certificate", content=ca_cert, dest=tls.CA_CERT)]
 
 if SERVERS & set(host.groups):
-    current = host.get_fact(Command, command=f"cat {tls.HOST_CERT} 2>/dev/null || true")
+    current = hostfacts.output(f"cat {tls.HOST_CERT} 2>/dev/null || true")
     reason = tls.renewal_reason(current, ca_cert, host.name, host.data.private_address, host.data.tls_renew_days)
     if reason:
         logger.info(f"{host.name}: issuing its TLS certificate ({reason})")
@@ -30,5 +27,5 @@ if SERVERS & set(host.groups):
         # The key first: a certificate is never in place without its key.
         tls.changed[host.name] += [
             secret_file(name="TLS key", dest=tls.HOST_KEY, content=key, mode="0640", group="ssl-cert"),
-            files.put(name="TLS certificate", src=StringIO(cert), dest=tls.HOST_CERT, mode="0644"),
+            file(name="TLS certificate", content=cert, dest=tls.HOST_CERT),
         ]

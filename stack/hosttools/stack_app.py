@@ -18,7 +18,7 @@ Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
     stack-app downgrade ID REV         alembic downgrade REV with ID's scripts, then checked
     stack-app activate ID [--action A] switch, restart, health-gate; switch back on failure
     stack-app previous                 the release that ran before the current one (revisions.log)
-    stack-app status                   current, previous and installed, as JSON (one round trip)
+    stack-app status                   current, previous, installed, stale and the python, as JSON (one round trip)
     stack-app record ACTION RELEASE --success 0|1 --duration S [--from R --to R --detail D]
                                        deployment_record and audit_log rows
     stack-app prune                    keep the newest `keep`, never current or previous
@@ -33,6 +33,7 @@ import argparse
 import datetime
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -387,7 +388,10 @@ def main(argv=None) -> int:
             print(app.previous_id() or "")
         elif args.cmd == "status":
             print(json.dumps({"current": app.current_id() or "", "previous": app.previous_id() or "",
-                              "installed": app.installed()}))
+                              "installed": app.installed(), "stale": app.stale(),
+                              # what the releases' venvs are built with (this interpreter): wheels must match it
+                              "python": f"{sys.version_info[0]}.{sys.version_info[1]} {platform.machine()} "
+                                        f"{platform.libc_ver()[1]}"}))
         elif args.cmd == "plan":
             print(json.dumps(app.plan(args.id, args.down_to)))
         elif args.cmd == "head":
