@@ -13,3 +13,4 @@ cache_servers = inventory_group("cache_servers")
 app_servers = inventory_group("app_servers")
 web_servers = inventory_group("web_servers")
 monitoring_servers = inventory_group("monitoring_servers")
+base_servers = inventory_group("base_servers")  # `up --extra N`: base-only hosts

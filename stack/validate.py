@@ -19,7 +19,9 @@ from stack import secrets, tls
 # Role groups: every inventory uses these names. Besides them a host is only in
 # "all" and its environment: the group pyinfra names after the inventory file
 # (production, staging, testbed, eu-prod, ...), which holds every host.
-ROLE_GROUPS = ("db_servers", "cache_servers", "app_servers", "web_servers", "monitoring_servers")
+# base_servers: hosts with no role, which get only what every host gets (a bastion,
+# the testbed's --extra hosts).
+ROLE_GROUPS = ("db_servers", "cache_servers", "app_servers", "web_servers", "monitoring_servers", "base_servers")
 # Our data keys start with a component's name; anything else under these
 # prefixes that the schema does not know is a typo.
 PREFIXES = ("base_", "mysql_", "redis_", "app_", "nginx_", "influxdb_", "grafana_", "telegraf_", "backup_",

@@ -13,6 +13,8 @@ def main(argv=None) -> int:
     p.add_argument("--name", default=os.environ.get("TESTBED_NAME", "tb"))
     p.add_argument("--subnet", default=os.environ.get("TESTBED_SUBNET", "10.231.0.0/24"))
     p.add_argument("--hosts", default=None, help=f"comma-separated subset of {','.join(TOPOLOGY)}")
+    p.add_argument("--extra", type=int, default=0, metavar="N",
+                   help="also N light base-only hosts, base1..baseN (group base_servers)")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("up")
     sub.add_parser("down")
@@ -26,7 +28,7 @@ def main(argv=None) -> int:
         return 2
     hosts = tuple(args.hosts.split(",")) if args.hosts else tuple(TOPOLOGY)
     try:
-        tb = Testbed(name=args.name, subnet=args.subnet, hosts=hosts)
+        tb = Testbed(name=args.name, subnet=args.subnet, hosts=hosts, extra=args.extra)
         if args.cmd == "up":
             tb.up()
         elif args.cmd == "down":

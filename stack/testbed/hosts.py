@@ -31,6 +31,14 @@ TOPOLOGY: dict[str, dict] = {
     "app2": {"groups": ["app_servers"], "data": {}},
     "web1": {"groups": ["web_servers", "cache_servers", "monitoring_servers"], "data": {}},
 }
+# `up --extra N` adds base1..baseN: light hosts with no role, only the base
+# (the scaling bench measures how a converge grows with the host count).
+EXTRA = {"groups": ["base_servers"], "data": {}}
+EXTRA_NAME = re.compile(r"base([1-9][0-9]*)")
+
+
+def role(host: str) -> dict:
+    return TOPOLOGY[host] if host in TOPOLOGY else EXTRA
 
 
 @dataclass
@@ -39,6 +47,7 @@ class Testbed:
     name: str = "tb"
     subnet: str = "10.231.0.0/24"
     hosts: tuple[str, ...] = tuple(TOPOLOGY)
+    extra: int = 0  # base-only hosts added after `hosts`: base1..baseN
 
     def __post_init__(self):
         self._boots: dict[str, subprocess.Popen] = {}
@@ -47,6 +56,10 @@ class Testbed:
         unknown = set(self.hosts) - set(TOPOLOGY)
         if unknown:
             raise TestbedError(f"unknown testbed hosts: {sorted(unknown)}; known: {list(TOPOLOGY)}")
+        room = ipaddress.ip_network(self.subnet).num_addresses - 12 - len(TOPOLOGY)
+        if not 0 <= self.extra <= min(room, 200):
+            raise TestbedError(f"--extra: 0 to {min(room, 200)} hosts on {self.subnet}")
+        self.hosts = tuple(self.hosts) + tuple(f"base{i}" for i in range(1, self.extra + 1))
 
     # -- names and paths -------------------------------------------------
     @property
@@ -70,7 +83,9 @@ class Testbed:
 
     def address(self, host: str) -> str:
         net = ipaddress.ip_network(self.subnet)
-        return str(net.network_address + 11 + list(TOPOLOGY).index(host))
+        extra = EXTRA_NAME.fullmatch(host)
+        index = len(TOPOLOGY) + int(extra[1]) - 1 if extra else list(TOPOLOGY).index(host)
+        return str(net.network_address + 11 + index)
 
     def host_dir(self, host: str) -> Path:
         return self.state_dir / "hosts" / host
@@ -110,7 +125,7 @@ class Testbed:
             "secrets_file": str(self.state_dir / "secrets.yml"),
             "s3_endpoint": endpoint,
             "hosts": {
-                h: {"address": self.address(h), **TOPOLOGY[h]} for h in self.hosts
+                h: {"address": self.address(h), **role(h)} for h in self.hosts
             },
         }
         self.state_file.write_text(json.dumps(state, indent=2))

@@ -155,7 +155,7 @@ def test_a_group_that_only_some_hosts_are_in_is_unknown():
     hosts["db1.staging.example.com"][0].add("eu-prod")
     assert validate.problems(hosts, check_secrets_for=set()) == [
         "db1.staging.example.com: unknown group 'eu-prod' (known: db_servers, cache_servers, app_servers, "
-        "web_servers, monitoring_servers)"]
+        "web_servers, monitoring_servers, base_servers)"]
 
 
 def test_a_missing_certificate_file_is_reported_for_the_hosts_the_run_touches():
