@@ -1,10 +1,13 @@
 """The full converge on the testbed, through the CLI."""
 
+import os
 import re
+import subprocess
+import sys
 import time
 
-from tests.conftest import MEASUREMENTS, changed_hosts
-from tests.e2e.conftest import pyinfra_on_testbed
+from tests.conftest import MEASUREMENTS, REPO, changed_hosts
+from tests.e2e.conftest import ENV, pyinfra_on_testbed
 
 HOSTS = ["app1", "app2", "db1", "db2", "web1"]
 
@@ -32,6 +35,34 @@ def test_a_deploy_hours_later_changes_nothing_either(first_deploy, host):
     proc = pyinfra_on_testbed("deploy.py")
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert changed_hosts(proc.results) == {}
+
+
+def plan(*args):
+    return subprocess.run([sys.executable, "-m", "stack.plan", "inventories/testbed.py", *args], cwd=REPO,
+                          env={**os.environ, **ENV}, capture_output=True, text=True, timeout=300)
+
+
+def test_the_drift_check_passes_on_a_converged_testbed(first_deploy):
+    proc = plan("--fail-on-change")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "No change: every host is as the deploy describes it." in proc.stdout
+
+
+def test_the_drift_check_fails_naming_a_hand_edited_file_and_a_stopped_timer_and_a_converge_mends_both(
+        first_deploy, host, tmp_path):
+    db2 = host("db2")
+    db2.run_expect([0], "echo edited by hand >> /etc/issue && systemctl stop stack-backup.timer")
+    summary = tmp_path / "summary.md"
+    proc = plan("--fail-on-change", "--summary", str(summary))
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
+    assert "**2 operation(s) would change 1 host(s):**" in proc.stdout
+    assert "| db2 | tasks/base.py &#124; Login banner /etc/issue |" in proc.stdout
+    assert "| db2 | tasks/backup_schedule.py &#124; Daily backup timer |" in proc.stdout
+    assert summary.read_text() == proc.stdout
+    mend = pyinfra_on_testbed("deploy.py", "--limit", "db2")
+    assert mend.returncode == 0, mend.stderr[-3000:]
+    assert plan("--fail-on-change").returncode == 0
+    assert db2.service("stack-backup.timer").is_running
 
 
 def test_container_skips_are_announced(first_deploy):

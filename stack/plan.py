@@ -1,0 +1,112 @@
+"""What a run would change, without changing anything: the plan for a review, and
+the drift check.
+
+    python -m stack.plan INVENTORY [FILE] [--summary PATH] [--fail-on-change]
+
+Runs `pyinfra --dry INVENTORY FILE` (deploy.py by default), which connects and
+reads the hosts but executes nothing, and sorts each operation on each host:
+
+    changes      it would run as things are: no condition, or its condition holds
+                 with nothing else changed first (a config that differs, accounts
+                 out of sync, a service stopped...)
+    follow-ups   it runs only after one of those changes (a restart for a new config)
+
+pyinfra's own --dry lists every operation with an `_if` as a possible change on
+every run; here each condition is asked, as the run would ask it, with every
+earlier operation taken as unchanged. --summary appends the plan, as Markdown, to
+PATH (a CI job summary); --fail-on-change exits 1 when anything would change (the
+drift check), naming the hosts and operations. Secrets are never in it: pyinfra
+prints operation names and hosts only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+
+EXIT_CHANGES = 1
+
+
+def classify(state) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
+    """(changes, follow-ups, undecided): host -> operation names, in run order."""
+    from pyinfra.api.operation import OperationMeta
+    from pyinfra.context import ctx_host, ctx_state
+    from pyinfra_cli.prints import build_plan_json
+
+    changes, follow, undecided = defaultdict(list), defaultdict(list), defaultdict(list)
+    hosts = {h.name: h for h in state.inventory}
+    did_change = OperationMeta.did_change
+    OperationMeta.did_change = lambda self: False  # nothing changed before: what would run anyway?
+    try:
+        for op in build_plan_json(state):
+            for name in op["hosts_with_change"]:
+                changes[name].append(op["name"])
+            for name in op["hosts_with_conditional_change"]:
+                host = hosts[name]
+                conditions = state.get_op_data_for_host(host, op["op_hash"]).global_arguments["_if"]
+                conditions = conditions if isinstance(conditions, list) else [conditions]
+                try:
+                    with ctx_state.use(state), ctx_host.use(host):
+                        # `_if=op.did_change` was bound before the patch: it is False too
+                        holds = all(getattr(c, "__func__", None) is not did_change and c() for c in conditions)
+                except Exception:  # a condition that needs what the run would have done first
+                    undecided[name].append(op["name"])
+                    continue
+                (changes if holds else follow)[name].append(op["name"])
+    finally:
+        OperationMeta.did_change = did_change
+    return changes, follow, undecided
+
+
+def report(target: str, changes, follow, undecided) -> str:
+    lines = [f"### pyinfra plan: {target}", ""]
+    if not changes:
+        lines.append("No change: every host is as the deploy describes it.")
+    else:
+        lines += [f"**{sum(map(len, changes.values()))} operation(s) would change {len(changes)} host(s):**", "",
+                  "| host | operation |", "|---|---|"]
+        lines += [f"| {host} | {op.replace('|', '&#124;')} |" for host in sorted(changes) for op in changes[host]]
+    if follow:
+        lines += ["", f"Follow-ups, which run only after a change above (a restart for a new config): "
+                      f"{sum(map(len, follow.values()))} (operation, host) pairs."]
+    if undecided:
+        lines += ["", "Decided only when run (they read what earlier operations did):", ""]
+        lines += [f"- {host}: {op}" for host in sorted(undecided) for op in undecided[host]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m stack.plan", description=__doc__.split("\n")[0])
+    p.add_argument("inventory")
+    p.add_argument("file", nargs="?", default="deploy.py")
+    p.add_argument("--summary", help="append the plan as Markdown to this file (a CI job summary)")
+    p.add_argument("--fail-on-change", action="store_true", help="exit 1 when anything would change")
+    args, pyinfra_args = p.parse_known_args(argv)
+
+    import pyinfra_cli.cli
+    from pyinfra_cli.main import main as pyinfra_main
+
+    result: dict = {}
+
+    def at_the_plan(state, dry):  # pyinfra calls this at the end of a --dry --json run
+        result["plan"] = classify(state)
+    pyinfra_cli.cli.print_run_json = at_the_plan
+    sys.argv = ["pyinfra", "--dry", "--json", *pyinfra_args, args.inventory, args.file]
+    try:
+        pyinfra_main()
+    except SystemExit as e:
+        if e.code not in (0, None) or "plan" not in result:
+            return e.code if isinstance(e.code, int) and e.code else 2
+    if "plan" not in result:
+        return 2
+    text = report(f"{args.inventory} {args.file}", *result["plan"])
+    sys.stdout.write(text)
+    if args.summary:
+        with open(args.summary, "a") as f:
+            f.write(text)
+    return EXIT_CHANGES if args.fail_on_change and result["plan"][0] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
