@@ -26,3 +26,38 @@ def test_the_app_bench_prints_the_ratios_against_its_ceiling_and_the_p99(testbed
     assert re.search(r"health +\d+ req/s ratio [\d.]+x \(goal >= 0.6x\)", proc.stdout)
     assert re.search(r"write \(POST /sales\) +\d+ req/s ratio [\d.]+x \(goal >= 0.3x\)", proc.stdout)
     assert re.search(r"P99 \d+ ms \(goal < 500 ms\)", proc.stdout)
+
+
+def bench(*args, timeout=600):
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_the_converge_bench_prints_the_noop_against_pyinfras_floor_and_the_profile(testbed, first_deploy):
+    out = bench("bench.converge", "--name", testbed.name, "--noop-only", "--sizes", "1", "--runs", "1")
+    assert re.search(r"^no-op converge, 1 host: [\d.]+s \(goal <= 2s\), pyinfra floor \(connect, one command\) "
+                     r"[\d.]+s: ratio [\d.]+x; controller [\d.]+ CPU s, \d+ MB peak$", out, re.M)
+    assert re.search(r"^profile of a no-op on web1 \([\d.]+s\): connect [\d.]+s, prepare [\d.]+s, execute [\d.]+s",
+                     out, re.M)
+    assert re.search(r"^  web1 +\d+ commands \(\d+ while preparing\), [\d.]+s of round trips, \d+ uploads$", out, re.M)
+    assert re.search(r"one command on web1: [\d.]+ ms, with sudo [\d.]+ ms", out)
+
+
+def test_the_scale_bench_prints_the_ratio_the_fit_and_the_extrapolation(testbed, first_deploy):
+    out = bench("bench.scale", "--name", testbed.name, "--sizes", "1,2,3", "--runs", "1")
+    assert re.search(r"^no-op of tasks/base.py,  3 hosts: +[\d.]+s, ratio to 1 [\d.]+x", out, re.M)
+    assert re.search(r"^3 hosts against 1: [\d.]+x \(goal <= 2.5x\)$", out, re.M)
+    assert re.search(r"^fit predicts 3 hosts: [\d.]+s, measured [\d.]+s$", out, re.M)
+    assert re.search(r"^2000 hosts, one controller of \d+ cores: about \d+s", out, re.M)
+
+
+def test_the_rollout_bench_rolls_out_and_back_under_load_and_ends_on_the_release_it_found(testbed, host):
+    def release():
+        return {host(h).check_output("readlink /srv/sales/current") for h in ("app1", "app2")}
+    found = release()
+    out = bench("bench.rollout", "--name", testbed.name, "--rate", "50")
+    for what in ("rollout", "rollback"):
+        assert re.search(rf"^{what} under load: [\d.]+s, no-op converge [\d.]+s: ratio [\d.]+x; \d+ req/s "
+                         r"\(goal >= 50\), \d+ requests, 0 failed \(goal 0\)$", out, re.M)
+    assert release() == found

@@ -69,3 +69,18 @@ def test_up_clears_what_a_killed_run_left(small):
     small.state_file.unlink()  # as if `up` was killed before it wrote its state
     small.up()
     assert small.ssh("db1", "true", check=False).returncode == 0
+
+
+def test_extra_hosts_boot_as_base_only_hosts_and_go_with_down():
+    tb = Testbed(name="tbdown", subnet="10.231.8.0/24", hosts=("db1",), extra=2)
+    tb.down()
+    try:
+        tb.up()
+        state = tb.load_state()["hosts"]
+        assert {h: (info["groups"], info["address"]) for h, info in state.items() if h.startswith("base")} == {
+            "base1": (["base_servers"], "10.231.8.16"), "base2": (["base_servers"], "10.231.8.17")}
+        assert tb.ssh("base2", "hostname").stdout.strip() == "base2"
+    finally:
+        tb.down()
+    assert not [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+                if n.startswith("tbdown-base")]

@@ -42,3 +42,14 @@ def test_default_topology_has_every_group_and_one_primary():
 def test_name_that_would_overflow_link_names_is_refused():
     with pytest.raises(TestbedError, match="1-6 lowercase"):
         Testbed(name="waytoolong")
+
+
+def test_extra_hosts_follow_the_topology_as_base_only_hosts():
+    tb = Testbed(name="t1", subnet="10.231.5.0/24", hosts=("db1",), extra=3)
+    assert tb.hosts == ("db1", "base1", "base2", "base3")
+    assert [tb.address(h) for h in ("base1", "base3")] == ["10.231.5.16", "10.231.5.18"]
+
+
+def test_more_extra_hosts_than_the_subnet_holds_are_refused():
+    with pytest.raises(TestbedError, match="--extra: 0 to"):
+        Testbed(name="t1", subnet="10.231.5.0/26", extra=60)

@@ -1,0 +1,96 @@
+"""What a no-op converge reads, and how little: the one-command facts of
+stack/configs.py and stack/hostfacts.py, the decisions made from them, and
+TCP_NODELAY on each SSH connection (stack/hooks.py)."""
+
+import socket
+import types
+
+from stack import configs, hooks, hostfacts, services
+
+
+def test_a_missing_file_has_no_checksum_and_no_pending_apply():
+    assert configs.FileState().process(["missing", "none"]) == {
+        "pending": False, "sha1": None, "mode": None, "user": None, "group": None}
+
+
+def test_a_file_reads_as_its_mode_owner_checksum_and_pending_marker():
+    state = configs.FileState().process(["640 root redis", "0123abcd  -", "pending"])
+    assert state == {"pending": True, "sha1": "0123abcd", "mode": 0o640, "user": "root", "group": "redis"}
+
+
+def test_the_file_state_command_quotes_the_path():
+    command = configs.FileState().command("/etc/a b'c")
+    assert "'/etc/a b'\"'\"'c'" in command and "/etc/a b'c " not in command
+
+
+def test_owner_and_mode_are_left_alone_when_right_and_set_when_not():
+    now = {"mode": 0o644, "user": "root", "group": "root"}
+    assert list(configs._owner_and_mode("/f", now, "0644", "root", "root")) == []
+    fixes = [str(c) for c in configs._owner_and_mode("/f", {**now, "mode": 0o666, "group": "adm"}, "0644",
+                                                     "root", "root")]
+    assert fixes == ["chmod 0644 /f", "chown root:root /f"]
+
+
+def test_directories_read_as_mode_and_owner_by_path_including_spaces():
+    states = configs.DirectoryStates().process(["700 root root /etc/cron.d", "750 mysql adm /var/log/my sql"])
+    assert states == {"/etc/cron.d": (0o700, "root", "root"), "/var/log/my sql": (0o750, "mysql", "adm")}
+
+
+def test_units_read_as_running_and_enabled_from_one_listing():
+    listing = ["Id=mariadb.service", "SubState=running", "UnitFileState=enabled", "",
+               "Id=stack-backup.timer", "SubState=dead", "UnitFileState=disabled", "",
+               "Id=disable-thp.service", "SubState=exited", "UnitFileState=enabled"]
+    assert hostfacts.Units().process(listing) == {"mariadb.service": (True, True),
+                                                  "stack-backup.timer": (False, False),
+                                                  "disable-thp.service": (True, True)}
+
+
+def kept_with(monkeypatch, units, **kwargs) -> list[dict]:
+    calls = []
+    monkeypatch.setattr(hostfacts, "units", lambda: units)
+    monkeypatch.setattr(services.systemd, "service", lambda **kw: calls.append(kw))
+    services.kept(name="x", **kwargs)
+    return calls
+
+
+def test_a_running_enabled_service_gets_no_operation(monkeypatch):
+    assert kept_with(monkeypatch, {"nginx.service": (True, True)}, service="nginx") == []
+
+
+def test_a_stopped_or_unknown_service_gets_its_operation(monkeypatch):
+    assert len(kept_with(monkeypatch, {"nginx.service": (False, True)}, service="nginx")) == 1
+    assert len(kept_with(monkeypatch, {}, service="nginx")) == 1
+
+
+def test_a_service_kept_off_is_left_alone_when_it_is_off(monkeypatch):
+    assert kept_with(monkeypatch, {}, service="stack-backup.timer", running=False, enabled=False) == []
+
+
+def test_running_none_looks_at_enabled_only(monkeypatch):
+    assert kept_with(monkeypatch, {"systemd-timesyncd.service": (False, True)}, service="systemd-timesyncd",
+                     running=None) == []
+
+
+def test_passwd_reads_home_and_shell(monkeypatch):
+    monkeypatch.setattr(hostfacts, "output", lambda command: "sales:x:998:998::/srv/sales/shared:/usr/sbin/nologin")
+    assert hostfacts.passwd("sales") == {"home": "/srv/sales/shared", "shell": "/usr/sbin/nologin"}
+    monkeypatch.setattr(hostfacts, "output", lambda command: None)
+    assert hostfacts.passwd("nobody-here") is None
+
+
+def test_an_older_stack_app_status_is_completed_with_a_restart_to_be_safe(monkeypatch):
+    monkeypatch.setattr(hostfacts, "output", lambda command, on=None: '{"current": "r1", "installed": ["r1"]}')
+    status = hostfacts.app_status()
+    assert status["current"] == "r1" and status["stale"] is True and status["python"] == ""
+
+
+def test_every_ssh_connection_gets_tcp_nodelay():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        transport = types.SimpleNamespace(sock=sock)
+        client = types.SimpleNamespace(get_transport=lambda: transport)
+        hooks.NoDelay.host_connect(None, types.SimpleNamespace(connector=types.SimpleNamespace(client=client)))
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_a_connection_without_ssh_is_left_alone():
+    hooks.NoDelay.host_connect(None, types.SimpleNamespace(connector=types.SimpleNamespace()))
