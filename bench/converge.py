@@ -49,21 +49,22 @@ class Run:
     cpu: float  # the controller's CPU seconds (user + system)
     peak_mb: float  # the controller's peak resident memory
     returncode: int
-    output: str
+    output: str  # stdout
+    log: str  # stderr
 
 
 def timed(*command: str, env: dict | None = None) -> Run:
     """A command on the controller: its wall time, CPU and peak memory (wait4's rusage)."""
     started = time.monotonic()
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.monotonic() - started
         out.seek(0)
-        text = out.read()
-    return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status),
-               text)
+        err.seek(0)
+        return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                   os.waitstatus_to_exitcode(status), out.read(), err.read())
 
 
 def pyinfra(tb: Testbed, *args: str, limit: list[str] | None = None) -> Run:
@@ -75,13 +76,13 @@ def converged(tb: Testbed, limit: list[str] | None = None, file: str = "deploy.p
     """One deploy run that must succeed; --json tells which hosts each operation changed."""
     run = pyinfra(tb, "--json", file, limit=limit)
     if run.returncode != 0:
-        raise SystemExit(f"{file} failed:\n{run.output[-3000:]}")
+        raise SystemExit(f"{file} failed:\n{run.log[-3000:]}")
     return run
 
 
 def changes(run: Run) -> list[str]:
     """'operation: hosts' for every operation that changed something."""
-    out = json.loads(run.output[run.output.index("{"):])
+    out = json.loads(run.output)
     return [f"{op['name']}: {', '.join(op['success'])}" for op in out["results"]["operations"] if op["success"]]
 
 
@@ -95,7 +96,7 @@ def noop(tb: Testbed, hosts: list[str], runs: int, file: str = "deploy.py") -> t
         noops.append(run)
         floor = pyinfra(tb, "exec", "--", "true", limit=hosts)
         if floor.returncode != 0:
-            raise SystemExit(f"pyinfra exec failed:\n{floor.output[-2000:]}")
+            raise SystemExit(f"pyinfra exec failed:\n{floor.log[-2000:]}")
         floors.append(floor)
     return median(noops), median(floors)
 
@@ -155,7 +156,7 @@ def profile(tb: Testbed, hosts: list[str]):
         run = timed(sys.executable, "-m", "bench.pyinfra_run", out.name, "-y", *limits, "inventories/testbed.py",
                     "deploy.py", env={"TESTBED_NAME": tb.name})
         if run.returncode != 0:
-            raise SystemExit(f"profiled run failed:\n{run.output[-2000:]}")
+            raise SystemExit(f"profiled run failed:\n{run.log[-2000:]}")
         stats = json.load(open(out.name))
     p = stats["phases"]
     print(f"profile of a no-op on {', '.join(hosts)} ({stats['seconds']:.1f}s): connect {p['prepare']:.2f}s, "

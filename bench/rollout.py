@@ -33,7 +33,7 @@ def under_load(tb: Testbed, rate: float, *args: str) -> tuple[float, Load]:
     with Load(address, rate=rate) as load:
         run = pyinfra(tb, *args)
     if run.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{run.output[-3000:]}")
+        raise SystemExit(f"{' '.join(args)} failed:\n{run.log[-3000:]}")
     return run.seconds, load
 
 

@@ -91,6 +91,8 @@ def file(dest: str, content: str | bytes, mode="0644", user="root", group="root"
 class DirectoryStates(FactBase):
     """path -> (mode, owner, group) for each of ``paths`` that is a directory, in one command."""
 
+    default = dict  # none of them exists
+
     def command(self, paths: tuple[str, ...]):
         return "stat -L -c '%a %U %G %n' " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null || true"
 

@@ -79,6 +79,8 @@ class Units(FactBase):
     """Every loaded systemd unit -> (running, enabled), from one systemctl call.
     "running" and "enabled" are what pyinfra's systemd facts call so."""
 
+    default = dict  # no output: no systemd (a chroot)
+
     def command(self):
         return "systemctl show --property=Id,SubState,UnitFileState '*' 2>/dev/null || true"  # none in a chroot
 
