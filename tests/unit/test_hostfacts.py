@@ -94,3 +94,22 @@ def test_every_ssh_connection_gets_tcp_nodelay():
 
 def test_a_connection_without_ssh_is_left_alone():
     hooks.NoDelay.host_connect(None, types.SimpleNamespace(connector=types.SimpleNamespace()))
+
+
+def test_a_fact_asked_twice_at_once_is_read_once(monkeypatch):
+    import gevent
+
+    monkeypatch.setattr(hostfacts, "_reads", {})
+    reads = []
+
+    class Host:
+        name, state = "h1", None
+
+        def get_fact(self, fact, **kwargs):
+            reads.append(kwargs)
+            gevent.sleep(0.01)  # the second asker comes while the first read is under way
+            return "out"
+    host = Host()
+    askers = [gevent.spawn(hostfacts.output, "stack-app status", on=host) for _ in range(2)]
+    gevent.joinall(askers)
+    assert [a.value for a in askers] == ["out", "out"] and reads == [{"command": "stack-app status"}]
