@@ -2,14 +2,15 @@
 
 Registers, for every run (deploy.py or any single task file), the preflight check,
 so that bad group data or a missing secret stops it before a host is contacted, and
-TCP_NODELAY on each SSH connection (stack/hooks.py: 40 ms less per command).
+TCP_NODELAY on each SSH connection (stack/hooks.py: 40 ms less per command), and
+the watch for a first change that lets the file operations read their files at once.
 """
 
 from pyinfra import config
 
 from stack import hooks, preflight
 
-hooks.install(preflight.Preflight(), hooks.NoDelay())
+hooks.install(preflight.Preflight(), hooks.NoDelay(), hooks.Changes())
 
 # Uploads go to /tmp, then sudo moves them: the hosts run libpam-tmpdir (tasks/base.py),
 # which gives root a TMPDIR of its own that the SSH user, who uploads, cannot write to.

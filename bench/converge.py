@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -109,14 +110,20 @@ def packages(tb: Testbed, host: str) -> set[str]:
     return set(tb.ssh(host, "dpkg-query", "-W", "-f", "'${Package}\\n'").stdout.split())
 
 
-def floor_install(tb: Testbed, wanted: dict[str, set[str]]) -> float:
+UPDATES = "/etc/apt/sources.list.d/stack-updates.list"  # the suites tasks/base.py adds
+
+
+def floor_install(tb: Testbed, wanted: dict[str, set[str]], suites: str) -> float:
     """apt-get update and install of ``wanted`` on every (fresh) host at once, through
-    the testbed's proxy, as the converge's apt does: wall seconds."""
+    the testbed's proxy, from the same suites as the converge (its packages' versions
+    come from -updates and -security): wall seconds."""
     proxy = tb.load_state()["apt_proxy"]
 
     def install(host: str):
         if not wanted[host]:
             return
+        tb.ssh(host, "python3", "-c", shlex.quote("import sys; open(sys.argv[1], 'w').write(sys.argv[2])"), UPDATES,
+               shlex.quote(suites))
         tb.ssh(host, "apt-get", "-o", f"Acquire::http::Proxy={proxy}", "update", "-qq")
         tb.ssh(host, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", f"Acquire::http::Proxy={proxy}",
                "install", "-y", "-qq", "--no-install-recommends", *sorted(wanted[host]))
@@ -206,6 +213,7 @@ def main(argv=None) -> int:
         fresh = {h: packages(tb, h) for h in hosts}
         run = converged(tb)
         added = {h: packages(tb, h) - fresh[h] for h in hosts}
+        suites = tb.ssh(hosts[0], "cat", UPDATES).stdout
         report_noop(tb, sizes, args.runs)
         profile(tb, LIMITS[max(sizes)])
         if not args.keep:
@@ -214,7 +222,7 @@ def main(argv=None) -> int:
         floor_tb.down()
         try:
             floor_tb.up()
-            floor = floor_install(floor_tb, added)
+            floor = floor_install(floor_tb, added, suites)
         finally:
             floor_tb.down()
         print(f"fresh converge, {len(hosts)} hosts: {run.seconds:.1f}s, floor (apt-get install of the same "

@@ -5,8 +5,9 @@ holding secrets (never shown, never readable by others).
 
 puts content rendered or read on the controller (``render`` for templates) at
 ``dest``, with its owner and mode. Each of these operations reads the file with one
-command (FileState: checksum, mode, owner, and the pending marker below); pyinfra's
-own file operations read the parent directory, the file and its checksum, three.
+command (hostfacts.file_state: checksum, mode, owner, and the pending marker below),
+and while nothing has changed on the hosts in a run, all of a host's files in one;
+pyinfra's own file operations read the parent directory, the file and its checksum.
 
     checked_template(src, dest, check="sshd -t -f {path}", apply="systemctl reload ssh", ...)
 
@@ -23,46 +24,34 @@ has succeeded, so the next run applies again even though the file is in place.
 """
 
 import hashlib
+import posixpath
 import shlex
 from io import BytesIO
 
 from pyinfra import host, inventory, state
-import posixpath
-
 from pyinfra.api import FactBase, FileUploadCommand, StringCommand, operation
 from pyinfra.api.util import get_template
 
 from stack import hostfacts
 from stack.shell import argv
 
-PENDING_DIR = "/var/lib/stack/pending"
+PENDING_DIR = hostfacts.PENDING_DIR
+_marker = hostfacts.marker
+
+
+def _registered(op):
+    """``op`` (a file operation of ours), its ``dest`` registered when the deploy is
+    prepared: hostfacts.file_state then reads all of a host's files in one command."""
+    def call(*args, **kwargs):
+        hostfacts.manages(kwargs["dest"])
+        return op(*args, **kwargs)
+    call.__doc__ = op.__doc__
+    return call
 
 
 def render(src: str, **data) -> str:
     """A template rendered on the controller, with pyinfra's usual context."""
     return get_template(src).render(host=host, state=state, inventory=inventory, **data)
-
-
-def _marker(dest: str) -> str:
-    return f"{PENDING_DIR}/{hashlib.sha1(dest.encode()).hexdigest()}"
-
-
-class FileState(FactBase):
-    """``path``'s checksum, mode, owner and group (None when it is no regular file)
-    and whether its pending-apply marker exists, in one command."""
-
-    def command(self, path: str):
-        p, m = shlex.quote(path), shlex.quote(_marker(path))
-        return (f"if [ -f {p} ]; then stat -c '%a %U %G' {p} && sha1sum < {p}; else echo missing; fi;"
-                f" if [ -e {m} ]; then echo pending; else echo none; fi")
-
-    def process(self, output):
-        lines = list(output)
-        state = {"pending": lines[-1] == "pending", "sha1": None, "mode": None, "user": None, "group": None}
-        if lines[0] != "missing":
-            mode, state["user"], state["group"] = lines[0].split()
-            state["mode"], state["sha1"] = int(mode, 8), lines[1].split()[0]
-        return state
 
 
 def _owner_and_mode(dest: str, now: dict, mode: str, user: str, group: str):
@@ -72,12 +61,13 @@ def _owner_and_mode(dest: str, now: dict, mode: str, user: str, group: str):
         yield argv("chown", f"{user}:{group}", dest)
 
 
+@_registered
 @operation()
 def file(dest: str, content: str | bytes, mode="0644", user="root", group="root"):
     """``content`` at ``dest`` (its directory made when missing), owner and mode kept
     right on every run."""
     data = content.encode() if isinstance(content, str) else content
-    now = host.get_fact(FileState, path=dest)
+    now = hostfacts.file_state(dest)
     if now["sha1"] == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")
     else:
@@ -131,11 +121,12 @@ def _apply_pending(dest: str, apply: str):
     yield argv("rm", "-f", _marker(dest))
 
 
+@_registered
 @operation()
 def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", user="root", group="root",
                      **data):
     content = render(src, **data).encode()
-    now = host.get_fact(FileState, path=dest)
+    now = hostfacts.file_state(dest)
     pending = now["pending"]
     if now["sha1"] != hashlib.sha1(content).hexdigest():
         candidate = f"{dest}.candidate"
@@ -153,6 +144,7 @@ def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", u
         yield from _apply_pending(dest, apply)
 
 
+@_registered
 @operation()
 def secret_file(dest: str, content: str, mode="0600", user="root", group="root", apply: str | None = None):
     """A file that holds secrets (render templates with ``render``): uploaded
@@ -166,7 +158,7 @@ def secret_file(dest: str, content: str, mode="0600", user="root", group="root",
     changed, and again on later runs until it has succeeded.
     """
     data = content.encode()
-    now = host.get_fact(FileState, path=dest)
+    now = hostfacts.file_state(dest)
     pending = bool(apply) and now["pending"]
     if now["sha1"] == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")

@@ -7,6 +7,8 @@ import socket
 
 from pyinfra.api.state import BaseStateCallback
 
+from stack import hostfacts
+
 
 class NoDelay(BaseStateCallback):
     """TCP_NODELAY on each host's SSH connection. paramiko leaves Nagle's algorithm
@@ -20,6 +22,23 @@ class NoDelay(BaseStateCallback):
         sock = client.get_transport().sock if client and client.get_transport() else None
         if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class Changes(BaseStateCallback):
+    """Sets ``hostfacts.changed`` once an operation of the run changed something, or
+    failed, on any host: until then every file is as the run found it, and the file
+    operations read them all at once (hostfacts.file_state)."""
+
+    def __init__(self):
+        self.last: dict[str, str] = {}  # host -> its operation that ran last
+
+    def operation_host_start(self, state, host, op_hash):
+        last = self.last.get(host.name)
+        if last is not None and not hostfacts.changed:
+            meta = state.ops[host][last].operation_meta
+            hostfacts.changed = meta.did_change() or not meta.did_succeed()
+        if op_hash in state.ops[host]:
+            self.last[host.name] = op_hash
 
 
 def install(*handlers: BaseStateCallback):

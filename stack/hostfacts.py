@@ -5,6 +5,7 @@ prepare time, before any operation executes, a fact has the same answer however
 often it is asked, so these keep the first answer.
 """
 
+import hashlib
 import json
 import shlex
 
@@ -101,3 +102,55 @@ def units() -> dict[str, tuple[bool, bool]]:
     """The host's units, read once. A unit missing from it is not loaded: stopped, and
     not enabled (or not there at all yet)."""
     return _once(current_host._get_module(), Units)
+
+
+# -- files ------------------------------------------------------------------------------
+PENDING_DIR = "/var/lib/stack/pending"  # an apply (reload, restart) that has not succeeded yet
+_paths: dict[str, list[str]] = {}  # host -> the files our file operations manage there
+_files: dict[str, dict] = {}  # host -> path -> state, all read at the first ask
+changed = False  # set by stack.hooks.Changes once an operation changed (or failed on) any host
+
+
+def marker(dest: str) -> str:
+    return f"{PENDING_DIR}/{hashlib.sha1(dest.encode()).hexdigest()}"
+
+
+class FileStates(FactBase):
+    """path -> its checksum, mode, owner and group (None when it is no regular file) and
+    whether its pending-apply marker exists, for each of ``paths``, in one command."""
+
+    def command(self, paths: tuple[str, ...]):
+        return "; ".join(
+            f"if [ -f {p} ]; then stat -c '%a %U %G' {p} && sha1sum < {p}; else echo missing; fi;"
+            f" if [ -e {m} ]; then echo pending; else echo none; fi"
+            for p, m in ((shlex.quote(path), shlex.quote(marker(path))) for path in paths))
+
+    def process(self, output):
+        lines, states = list(output), []
+        while lines:
+            state = {"sha1": None, "mode": None, "user": None, "group": None}
+            first = lines.pop(0)
+            if first != "missing":
+                mode, state["user"], state["group"] = first.split()
+                state["mode"], state["sha1"] = int(mode, 8), lines.pop(0).split()[0]
+            state["pending"] = lines.pop(0) == "pending"
+            states.append(state)
+        return states
+
+
+def manages(path: str):
+    """Called while the deploy is prepared: ``path`` is one of the current host's files."""
+    _paths.setdefault(current_host.name, []).append(path)
+
+
+def file_state(path: str) -> dict:
+    """``path``'s state on the current host, asked when its operation runs. While no
+    operation of the run has changed anything, the host's files are as they were when
+    the run began: the first ask reads all of them in one command, the others use it."""
+    target = current_host._get_module()
+    paths = _paths.get(target.name, [])
+    if not changed and path in paths:
+        if target.name not in _files:
+            _files[target.name] = dict(zip(paths, target.get_fact(FileStates, paths=tuple(paths))))
+        return _files[target.name][path]
+    return target.get_fact(FileStates, paths=(path,))[0]

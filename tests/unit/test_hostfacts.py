@@ -8,19 +8,52 @@ import types
 from stack import configs, hooks, hostfacts, services
 
 
-def test_a_missing_file_has_no_checksum_and_no_pending_apply():
-    assert configs.FileState().process(["missing", "none"]) == {
-        "pending": False, "sha1": None, "mode": None, "user": None, "group": None}
+def test_files_read_as_mode_owner_checksum_and_pending_marker_in_the_order_asked():
+    states = hostfacts.FileStates().process(["missing", "none", "640 root redis", "0123abcd  -", "pending"])
+    assert states == [{"sha1": None, "mode": None, "user": None, "group": None, "pending": False},
+                      {"sha1": "0123abcd", "mode": 0o640, "user": "root", "group": "redis", "pending": True}]
 
 
-def test_a_file_reads_as_its_mode_owner_checksum_and_pending_marker():
-    state = configs.FileState().process(["640 root redis", "0123abcd  -", "pending"])
-    assert state == {"pending": True, "sha1": "0123abcd", "mode": 0o640, "user": "root", "group": "redis"}
+def test_the_file_states_command_quotes_each_path():
+    command = hostfacts.FileStates().command(("/etc/a b'c", "/etc/d"))
+    assert "'/etc/a b'\"'\"'c'" in command and "/etc/a b'c " not in command and "[ -f /etc/d ]" in command
 
 
-def test_the_file_state_command_quotes_the_path():
-    command = configs.FileState().command("/etc/a b'c")
-    assert "'/etc/a b'\"'\"'c'" in command and "/etc/a b'c " not in command
+def with_host(monkeypatch, answers):
+    """A current host whose FileStates fact answers from ``answers`` (path -> state); the reads are returned."""
+    reads = []
+
+    class Host:
+        name = "h1"
+
+        def get_fact(self, fact, paths):
+            reads.append(paths)
+            return [answers[p] for p in paths]
+
+    host = Host()
+    monkeypatch.setattr(hostfacts, "current_host", types.SimpleNamespace(name="h1", _get_module=lambda: host))
+    monkeypatch.setattr(hostfacts, "_paths", {})
+    monkeypatch.setattr(hostfacts, "_files", {})
+    monkeypatch.setattr(hostfacts, "changed", False)
+    return reads
+
+
+def test_while_nothing_changed_all_of_a_hosts_files_are_read_in_one_command(monkeypatch):
+    reads = with_host(monkeypatch, {"/a": "A", "/b": "B"})
+    hostfacts.manages("/a")
+    hostfacts.manages("/b")
+    assert [hostfacts.file_state("/b"), hostfacts.file_state("/a")] == ["B", "A"]
+    assert reads == [("/a", "/b")]
+
+
+def test_once_something_changed_each_file_is_read_when_asked(monkeypatch):
+    reads = with_host(monkeypatch, {"/a": "A", "/b": "B"})
+    hostfacts.manages("/a")
+    hostfacts.manages("/b")
+    hostfacts.file_state("/a")
+    monkeypatch.setattr(hostfacts, "changed", True)
+    assert hostfacts.file_state("/b") == "B"
+    assert reads == [("/a", "/b"), ("/b",)]
 
 
 def test_owner_and_mode_are_left_alone_when_right_and_set_when_not():
@@ -90,6 +123,20 @@ def test_every_ssh_connection_gets_tcp_nodelay():
         client = types.SimpleNamespace(get_transport=lambda: transport)
         hooks.NoDelay.host_connect(None, types.SimpleNamespace(connector=types.SimpleNamespace(client=client)))
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_a_changed_or_failed_operation_anywhere_ends_the_one_command_reads(monkeypatch):
+    monkeypatch.setattr(hostfacts, "changed", False)
+    metas = {"op1": types.SimpleNamespace(did_change=lambda: False, did_succeed=lambda: True),
+             "op2": types.SimpleNamespace(did_change=lambda: True, did_succeed=lambda: True)}
+    host = type("Host", (), {"name": "h1"})()
+    state = types.SimpleNamespace(ops={host: {k: types.SimpleNamespace(operation_meta=m) for k, m in metas.items()}})
+    watch = hooks.Changes()
+    for op in ("op1", "op2"):
+        watch.operation_host_start(state, host, op)
+    assert hostfacts.changed is False  # op1 changed nothing; op2 has only started
+    watch.operation_host_start(state, host, "op3")
+    assert hostfacts.changed is True
 
 
 def test_a_connection_without_ssh_is_left_alone():
