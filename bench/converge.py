@@ -52,11 +52,18 @@ class Run:
     returncode: int
     output: str  # stdout
     log: str  # stderr
+    machine_cpu: float = 0  # CPU seconds of the whole machine meanwhile: the controller, the testbed's hosts
+
+
+def busy() -> float:
+    """CPU seconds this machine has been busy (not idle, not waiting for I/O), all cores."""
+    fields = [int(f) for f in open("/proc/stat").readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(*command: str, env: dict | None = None) -> Run:
     """A command on the controller: its wall time, CPU and peak memory (wait4's rusage)."""
-    started = time.monotonic()
+    started, busy_before = time.monotonic(), busy()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, text=True)
@@ -65,7 +72,7 @@ def timed(*command: str, env: dict | None = None) -> Run:
         out.seek(0)
         err.seek(0)
         return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                   os.waitstatus_to_exitcode(status), out.read(), err.read())
+                   os.waitstatus_to_exitcode(status), out.read(), err.read(), busy() - busy_before)
 
 
 def pyinfra(tb: Testbed, *args: str, limit: list[str] | None = None) -> Run:
@@ -73,9 +80,9 @@ def pyinfra(tb: Testbed, *args: str, limit: list[str] | None = None) -> Run:
     return timed(PYINFRA, "-y", *limits, "inventories/testbed.py", *args, env={"TESTBED_NAME": tb.name})
 
 
-def converged(tb: Testbed, limit: list[str] | None = None, file: str = "deploy.py") -> Run:
+def converged(tb: Testbed, limit: list[str] | None = None, file: str = "deploy.py", *args: str) -> Run:
     """One deploy run that must succeed; --json tells which hosts each operation changed."""
-    run = pyinfra(tb, "--json", file, limit=limit)
+    run = pyinfra(tb, "--json", *args, file, limit=limit)
     if run.returncode != 0:
         raise SystemExit(f"{file} failed:\n{run.log[-3000:]}")
     return run
@@ -157,14 +164,19 @@ def round_trips(tb: Testbed, host: str, n: int = 30) -> tuple[float, float]:
         client.close()
 
 
-def profile(tb: Testbed, hosts: list[str]):
+def counted(tb: Testbed, hosts: list[str] | None = None) -> tuple[Run, dict]:
+    """deploy.py run through bench/pyinfra_run.py: the run, and what it counted."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        limits = [a for h in hosts for a in ("--limit", h)]
+        limits = [a for h in (hosts or []) for a in ("--limit", h)]
         run = timed(sys.executable, "-m", "bench.pyinfra_run", out.name, "-y", *limits, "inventories/testbed.py",
                     "deploy.py", env={"TESTBED_NAME": tb.name})
         if run.returncode != 0:
-            raise SystemExit(f"profiled run failed:\n{run.log[-2000:]}")
-        stats = json.load(open(out.name))
+            raise SystemExit(f"deploy.py failed:\n{run.log[-3000:]}")
+        return run, json.load(open(out.name))
+
+
+def profile(tb: Testbed, hosts: list[str]):
+    _, stats = counted(tb, hosts)
     p = stats["phases"]
     print(f"profile of a no-op on {', '.join(hosts)} ({stats['seconds']:.1f}s): connect {p['prepare']:.2f}s, "
           f"prepare {p['execute'] - p['prepare']:.2f}s, execute {p['done'] - p['execute']:.2f}s "
@@ -211,7 +223,7 @@ def main(argv=None) -> int:
         tb.up()
         hosts = list(tb.load_state()["hosts"])
         fresh = {h: packages(tb, h) for h in hosts}
-        run = converged(tb)
+        run, stats = counted(tb)
         added = {h: packages(tb, h) - fresh[h] for h in hosts}
         suites = tb.ssh(hosts[0], "cat", UPDATES).stdout
         report_noop(tb, sizes, args.runs)
@@ -229,6 +241,8 @@ def main(argv=None) -> int:
               f"{sum(map(len, added.values()))} packages, same hosts fresh, same proxy) {floor:.1f}s: "
               f"ratio {run.seconds / floor:.2f}x (goal <= {FRESH_GOAL}x); controller {run.cpu:.1f} CPU s, "
               f"{run.peak_mb:.0f} MB peak")
+        print("  its slowest operations (wall, all hosts): " + "; ".join(
+            f"{name} {seconds:.1f}s" for name, seconds in stats["slowest"][:8]))
     finally:
         if not args.keep:
             tb.down()

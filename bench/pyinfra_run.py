@@ -4,8 +4,9 @@
 
 Runs pyinfra as `pyinfra ARGS` would and writes to OUT.json, when it exits:
 the phases (connect, prepare: the deploy files read and prepare-time facts,
-execute: the operations), and per host the commands run (facts and operations),
-their summed round trips, and the uploads.
+execute: the operations), per host the commands run (facts and operations),
+their summed round trips and the uploads, and the slowest operations (wall time,
+all hosts).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def main(out: str, args: list[str]):
     phases: dict[str, float] = {}
     hosts: dict[str, dict] = defaultdict(lambda: {"commands": 0, "command_seconds": 0.0, "uploads": 0,
                                                   "prepare_commands": 0})
-    ops = {"with_commands": set(), "total": 0}
+    ops = {"with_commands": set(), "total": 0, "seconds": {}}
 
     def counted(method, key):
         def wrapper(self, *a, **kw):
@@ -63,15 +64,20 @@ def main(out: str, args: list[str]):
     def counting_op(state, op_hash):
         ops["total"] += 1
         phases["op"] = op_hash
-        return run_single_op(state, op_hash)
+        t = time.monotonic()
+        try:
+            return run_single_op(state, op_hash)
+        finally:
+            ops["seconds"][", ".join(sorted(state.get_op_meta(op_hash).names))] = time.monotonic() - t
     operations._run_single_op = counting_op
 
     def write():
         phases.pop("op", None)
         total = time.monotonic() - started
         with open(out, "w") as f:
+            slowest = sorted(ops["seconds"].items(), key=lambda kv: -kv[1])[:12]
             json.dump({"seconds": total, "phases": phases, "hosts": hosts, "operations": ops["total"],
-                       "operations_with_commands": len(ops["with_commands"])}, f, indent=1)
+                       "operations_with_commands": len(ops["with_commands"]), "slowest": slowest}, f, indent=1)
     atexit.register(write)
 
     from pyinfra_cli.main import main as pyinfra_main

@@ -2,7 +2,9 @@
 
 pyinfra 3 caches no fact: every read is one more command on the host. Read at
 prepare time, before any operation executes, a fact has the same answer however
-often it is asked, so these keep the first answer.
+often it is asked, so these keep the first answer. The files our file operations
+manage are read when those run: all of a host's at once while the run has changed
+nothing yet, one by one after that.
 """
 
 import hashlib
@@ -120,20 +122,21 @@ class FileStates(FactBase):
     whether its pending-apply marker exists, for each of ``paths``, in one command."""
 
     def command(self, paths: tuple[str, ...]):
+        # two lines per path whatever happens: "<mode> <user> <group> <sha1>" or "missing",
+        # then "pending" or "none"
         return "; ".join(
-            f"if [ -f {p} ]; then stat -c '%a %U %G' {p} && sha1sum < {p}; else echo missing; fi;"
-            f" if [ -e {m} ]; then echo pending; else echo none; fi"
+            f"if [ -f {p} ] && s=$(stat -c '%a %U %G' {p}) && h=$(sha1sum < {p}); then echo \"$s ${{h%% *}}\";"
+            f" else echo missing; fi; if [ -e {m} ]; then echo pending; else echo none; fi"
             for p, m in ((shlex.quote(path), shlex.quote(marker(path))) for path in paths))
 
     def process(self, output):
-        lines, states = list(output), []
-        while lines:
-            state = {"sha1": None, "mode": None, "user": None, "group": None}
-            first = lines.pop(0)
-            if first != "missing":
-                mode, state["user"], state["group"] = first.split()
-                state["mode"], state["sha1"] = int(mode, 8), lines.pop(0).split()[0]
-            state["pending"] = lines.pop(0) == "pending"
+        lines = list(output)
+        states = []
+        for found, pending in zip(lines[::2], lines[1::2]):
+            state = {"sha1": None, "mode": None, "user": None, "group": None, "pending": pending == "pending"}
+            if found != "missing":
+                mode, state["user"], state["group"], state["sha1"] = found.split()
+                state["mode"] = int(mode, 8)
             states.append(state)
         return states
 

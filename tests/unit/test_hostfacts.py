@@ -9,7 +9,7 @@ from stack import configs, hooks, hostfacts, services
 
 
 def test_files_read_as_mode_owner_checksum_and_pending_marker_in_the_order_asked():
-    states = hostfacts.FileStates().process(["missing", "none", "640 root redis", "0123abcd  -", "pending"])
+    states = hostfacts.FileStates().process(["missing", "none", "640 root redis 0123abcd", "pending"])
     assert states == [{"sha1": None, "mode": None, "user": None, "group": None, "pending": False},
                       {"sha1": "0123abcd", "mode": 0o640, "user": "root", "group": "redis", "pending": True}]
 
