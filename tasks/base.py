@@ -19,11 +19,6 @@ if host.data.base_apt_proxy:
 else:
     files.file(name="No apt proxy", path="/etc/apt/apt.conf.d/01proxy", present=False)
 
-# One apt run for all of the base (each run costs 10-20 s on a fresh host): the data's
-# packages, unattended upgrades, and the hardening tools a scanner (lynis) asks for.
-packages.present("Base packages", [*host.data.base_packages, "unattended-upgrades", "libpam-tmpdir",
-                                   "libpam-passwdqc", "debsums", "apt-show-versions", "apt-listchanges"])
-
 # -- patches: the distribution's security and updates suites, applied unattended --------
 # From the host's own sources (its mirror), never a mirror named here. Reboots stay with ops.
 distro = distribution()
@@ -31,10 +26,15 @@ missing_suites = packages.update_suites(host.get_fact(AptSources), distro["name"
                                         distro["release_meta"].get("VERSION_CODENAME", ""))
 suites = file(name="Security and updates suites", content=packages.sources_list(missing_suites),
               dest="/etc/apt/sources.list.d/stack-updates.list", _if=lambda: bool(missing_suites))
+apt.update(name="Package lists with the new suites", _if=suites.did_change)
+# One apt run for all of the base (each costs 10-20 s on a fresh host), from every suite
+# (a host patched already holds -security versions the release's own packages conflict
+# with): the data's packages, unattended upgrades, the hardening tools lynis asks for.
+packages.present("Base packages", [*host.data.base_packages, "unattended-upgrades", "libpam-tmpdir",
+                                   "libpam-passwdqc", "debsums", "apt-show-versions", "apt-listchanges"])
 file(name="Unattended upgrades daily", content=render("templates/base/auto-upgrades.j2"),
      dest="/etc/apt/apt.conf.d/20auto-upgrades")
 # A host that just gained the security suite gets its pending security updates now, not tonight.
-apt.update(name="Package lists with the new suites", _if=suites.did_change)
 
 
 def security_updates_pending() -> bool:
