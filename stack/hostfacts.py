@@ -153,7 +153,9 @@ def file_state(path: str) -> dict:
     target = current_host._get_module()
     paths = _paths.get(target.name, [])
     if not changed and path in paths:
-        if target.name not in _files:
-            _files[target.name] = dict(zip(paths, target.get_fact(FileStates, paths=tuple(paths))))
-        return _files[target.name][path]
+        known = _files.setdefault(target.name, {})
+        if path not in known:  # without -y (--dry, --diff) pyinfra asks while still preparing
+            unread = tuple(p for p in paths if p not in known)
+            known.update(zip(unread, target.get_fact(FileStates, paths=unread)))
+        return known[path]
     return target.get_fact(FileStates, paths=(path,))[0]

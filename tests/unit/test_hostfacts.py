@@ -46,6 +46,16 @@ def test_while_nothing_changed_all_of_a_hosts_files_are_read_in_one_command(monk
     assert reads == [("/a", "/b")]
 
 
+def test_a_file_registered_after_the_first_read_is_read_with_the_others_not_yet_read(monkeypatch):
+    reads = with_host(monkeypatch, {"/a": "A", "/b": "B", "/c": "C"})
+    hostfacts.manages("/a")
+    assert hostfacts.file_state("/a") == "A"  # --dry: asked while the deploy is still being prepared
+    hostfacts.manages("/b")
+    hostfacts.manages("/c")
+    assert [hostfacts.file_state("/c"), hostfacts.file_state("/b")] == ["C", "B"]
+    assert reads == [("/a",), ("/b", "/c")]
+
+
 def test_once_something_changed_each_file_is_read_when_asked(monkeypatch):
     reads = with_host(monkeypatch, {"/a": "A", "/b": "B"})
     hostfacts.manages("/a")
