@@ -15,6 +15,7 @@ import gevent
 from pyinfra import host as current_host
 from pyinfra.api import FactBase
 from pyinfra.context import ctx_host, ctx_state
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Command, LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 
@@ -38,6 +39,11 @@ def _once(target, fact, **kwargs):
 def output(command: str, on=None) -> str | None:
     """The output of ``command`` on the current host (or ``on``), read once per run."""
     return _once(on or current_host._get_module(), Command, command=command)
+
+
+def installed_packages() -> dict:
+    """pyinfra's DebPackages (name -> versions), read once: the largest fact a host sends."""
+    return _once(current_host._get_module(), DebPackages)
 
 
 def distribution() -> dict:

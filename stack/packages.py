@@ -2,10 +2,9 @@
 
 from pyinfra import host
 from pyinfra.api import operation
-from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt
 
-_installed: dict[str, dict] = {}  # host name -> its packages, listed once per run
+from stack import hostfacts
 
 
 def present(name: str, packages: list[str]):
@@ -15,9 +14,7 @@ def present(name: str, packages: list[str]):
     operation at all. The package lists are refreshed only when a package is
     missing: pyinfra counts a refresh as a change, so apt's own ``cache_time``
     alone would make every run an hour after the last one report a change."""
-    if host.name not in _installed:
-        _installed[host.name] = host.get_fact(DebPackages)
-    missing = [p for p in packages if p not in _installed[host.name]]
+    missing = [p for p in packages if p not in hostfacts.installed_packages()]
     if not missing:
         return installed(name=name, packages=packages)
     return apt.packages(name=name, packages=packages, update=True, cache_time=3600, no_recommends=True)

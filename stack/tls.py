@@ -46,19 +46,6 @@ def restart_on_renewal(service: str, config):
                     _if=lambda: renewed(host) and not config.did_change())
 
 
-def may_read_key(user: str, title: str):
-    """``user`` (a service's) in ssl-cert, so that it may read the host key. Its groups
-    are read first with one cheap fact: pyinfra's user operation lists every user and
-    their last logins (0.3-0.6 s a host) even when nothing is to change."""
-    from pyinfra.operations import server
-
-    from stack import hostfacts
-
-    if "ssl-cert" not in hostfacts.groups_of(user):
-        server.user(name=f"{title} may read the TLS key", user=user, groups=["ssl-cert"], append=True,
-                    create_home=False)
-
-
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 

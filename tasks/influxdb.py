@@ -29,7 +29,7 @@ wanted, template, config, check = VERSIONS[major]
 if major == 2:
     vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
 packages.present(f"InfluxDB {major}.x", wanted)
-tls.may_read_key("influxdb", "InfluxDB")
+services.member("InfluxDB may read the TLS key", "influxdb", "ssl-cert")
 config_op = checked_template(name="InfluxDB config", src=template, dest=config, check=check,
                              apply="systemctl restart influxdb && sleep 2", tls=tls)
 services.kept(name="InfluxDB running", service="influxdb", running=True, enabled=True)

@@ -113,7 +113,7 @@ if "db_servers" in host.groups:
     sandbox.drop_in(flavour["service"], write=["/var/lib/mysql", "/var/log/mysql", "/run/mysqld"],
                     capabilities=["CAP_IPC_LOCK"], allow=["@resources"])
 
-    tls.may_read_key("mysql", "MySQL")
+    services.member("MySQL may read the TLS key", "mysql", "ssl-cert")
     services.kept(name="MySQL running", service=flavour["service"], running=True, enabled=True)
     config = checked_template(
         name="MySQL config",

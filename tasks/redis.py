@@ -13,7 +13,7 @@ from stack.hostfacts import container
 
 packages.present("Redis", ["redis-server"])
 
-tls.may_read_key("redis", "Redis")
+services.member("Redis may read the TLS key", "redis", "ssl-cert")
 services.kept(name="Redis running", service="redis-server", running=True, enabled=True)
 # The users' passwords are in it as hashes; a replica's own password in plain: a secret file.
 hashes = {role: hashlib.sha256(secrets.get(secret).encode()).hexdigest()

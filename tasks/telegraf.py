@@ -8,7 +8,7 @@ testbed turns Telegraf off instead, see group_data/testbed.py).
 """
 
 from pyinfra import host
-from pyinfra.operations import server, systemd
+from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from stack import hostfacts, packages, secrets, services, tls, vendor
@@ -16,9 +16,8 @@ from stack.configs import file, render, secret_file
 
 vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
 packages.present("Telegraf", ["telegraf"])
-if "web_servers" in host.groups and "adm" not in hostfacts.groups_of("telegraf"):
-    server.user(name="Telegraf may read nginx's logs", user="telegraf", groups=["adm"], append=True,
-                create_home=False)
+if "web_servers" in host.groups:
+    services.member("Telegraf may read nginx's logs", "telegraf", "adm")
 
 environment = {"INFLUXDB_WRITER_PASSWORD": secrets.get("influxdb_writer_password")}
 if "db_servers" in host.groups:

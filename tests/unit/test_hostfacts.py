@@ -170,3 +170,20 @@ def test_a_fact_asked_twice_at_once_is_read_once(monkeypatch):
     askers = [gevent.spawn(hostfacts.output, "stack-app status", on=host) for _ in range(2)]
     gevent.joinall(askers)
     assert [a.value for a in askers] == ["out", "out"] and reads == [{"command": "stack-app status"}]
+
+
+def member_with(monkeypatch, groups) -> list[dict]:
+    calls = []
+    monkeypatch.setattr(hostfacts, "groups_of", lambda user: groups)
+    monkeypatch.setattr(services.server, "user", lambda **kw: calls.append(kw))
+    services.member("MySQL may read the TLS key", "mysql", "ssl-cert")
+    return calls
+
+
+def test_a_service_user_already_in_the_group_gets_no_operation(monkeypatch):
+    assert member_with(monkeypatch, {"mysql", "ssl-cert"}) == []
+
+
+def test_a_service_user_not_in_the_group_is_added_to_it_and_keeps_the_others(monkeypatch):
+    assert member_with(monkeypatch, {"mysql"}) == [{"name": "MySQL may read the TLS key", "user": "mysql",
+                                                    "groups": ["ssl-cert"], "append": True, "create_home": False}]
