@@ -94,11 +94,11 @@ def changes(run: Run) -> list[str]:
     return [f"{op['name']}: {', '.join(op['success'])}" for op in out["results"]["operations"] if op["success"]]
 
 
-def noop(tb: Testbed, hosts: list[str], runs: int, file: str = "deploy.py") -> tuple[Run, Run]:
+def noop(tb: Testbed, hosts: list[str], runs: int) -> tuple[Run, Run]:
     """The median no-op of ``runs`` and the median of pyinfra's own floor on the same hosts."""
     noops, floors = [], []
     for _ in range(runs):
-        run = converged(tb, hosts, file)
+        run = converged(tb, hosts)
         if changes(run):
             raise SystemExit(f"not a no-op on {hosts}: {changes(run)}")
         noops.append(run)
