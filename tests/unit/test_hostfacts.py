@@ -149,8 +149,14 @@ def test_a_changed_or_failed_operation_anywhere_ends_the_one_command_reads(monke
     assert hostfacts.changed is True
 
 
-def test_a_connection_without_ssh_is_left_alone():
+def test_a_connection_that_is_not_tcp_is_left_alone():
+    # a local connector has no client; a proxied SSH transport rides a socket TCP options do not fit
     hooks.NoDelay.host_connect(None, types.SimpleNamespace(connector=types.SimpleNamespace()))
+    one, other = socket.socketpair()
+    with one, other:
+        client = types.SimpleNamespace(get_transport=lambda: types.SimpleNamespace(sock=one))
+        hooks.NoDelay.host_connect(None, types.SimpleNamespace(connector=types.SimpleNamespace(client=client)))
+        assert one.family == socket.AF_UNIX  # setting TCP_NODELAY on it would have raised OSError
 
 
 def test_a_fact_asked_twice_at_once_is_read_once(monkeypatch):
