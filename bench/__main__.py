@@ -21,7 +21,7 @@ import platform
 import sys
 
 from bench import app, backup, converge, rollout, scale
-from stack.testbed import Testbed
+from testbed import Testbed
 
 ON_DEPLOYED = {"rollout": rollout.main, "app": app.main, "backup": backup.main}
 

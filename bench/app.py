@@ -26,8 +26,8 @@ import shlex
 import sys
 import time
 
-from stack.testbed import Testbed
-from stack.testbed.load import Load, tls_to_testbed
+from testbed import Testbed
+from testbed.load import Load, tls_to_testbed
 
 SALE = json.dumps({"items": [{"sku": "BENCH-1", "qty": 1, "price": "9.90"},
                              {"sku": "BENCH-2", "qty": 2, "price": "0.45"}]}).encode()

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from stack.testbed import Testbed
+from testbed import Testbed
 
 # Runs on db2 as root (python3 - ARGS < this): one step per call, its timing measured there.
 HOST = r'''

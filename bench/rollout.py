@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 
 from bench.converge import REPO, converged, pyinfra
-from stack.testbed import Testbed
-from stack.testbed.load import Load
+from testbed import Testbed
+from testbed.load import Load
 
 
 def under_load(tb: Testbed, rate: float, *args: str) -> tuple[float, Load]:

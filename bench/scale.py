@@ -20,7 +20,7 @@ import os
 import sys
 
 from bench.converge import changes, converged, median
-from stack.testbed import Testbed
+from testbed import Testbed
 
 NAME, SUBNET = "tbs", "10.231.4.0/24"
 GOAL = 2.5  # the largest size's no-op against 1 host's

@@ -1,4 +1,4 @@
-"""The local testbed: hosts booted by `python -m stack.testbed up`.
+"""The local testbed: hosts booted by `python -m testbed up`.
 
 Addresses, the SSH key, the apt proxy and the generated secrets come from the
 testbed's state file. TESTBED_NAME selects another testbed (the tests use one of
@@ -6,7 +6,7 @@ their own). Connection: as in production (group_data/all.py: the deploy user and
 with the testbed's key and strict host keys.
 """
 
-from stack.testbed import inventory_group
+from testbed import inventory_group
 
 db_servers = inventory_group("db_servers")
 cache_servers = inventory_group("cache_servers")

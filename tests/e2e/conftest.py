@@ -15,7 +15,7 @@ import pytest
 import testinfra
 import yaml
 
-from stack.testbed import Testbed
+from testbed import Testbed
 from tests.conftest import MEASUREMENTS, REPO, run_pyinfra
 
 NAME, SUBNET = "tbtest", "10.231.9.0/24"

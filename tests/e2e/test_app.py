@@ -9,7 +9,7 @@ import subprocess
 
 from tests.conftest import MEASUREMENTS, REPO, changed_hosts
 from tests.e2e.conftest import pyinfra_on_testbed
-from stack.testbed.load import Load
+from testbed.load import Load
 from tests.e2e.test_nginx import get
 
 APP = "/srv/sales"

@@ -8,7 +8,7 @@ import json
 import random
 import time
 
-from stack.testbed.load import Load, tls_to_testbed
+from testbed.load import Load, tls_to_testbed
 
 SALE = json.dumps({"items": [{"sku": "FAULT-1", "qty": 1, "price": "1.00"}]}).encode()
 MIX = [("POST", "/sales", SALE), ("GET", "/sales/summary", None), ("GET", "/ready", None)]

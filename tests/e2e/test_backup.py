@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from stack.testbed import s3 as testbed_s3
-from stack.testbed.access import BACKUP_IDENTITY
+from testbed import s3 as testbed_s3
+from testbed.access import BACKUP_IDENTITY
 from tests.e2e.conftest import pyinfra_on_testbed
 from tests.e2e.test_deploy import replica_reconnected
 from tests.e2e.test_influxdb import query, rows

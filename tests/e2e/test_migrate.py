@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.e2e.conftest import pyinfra_on_testbed
-from stack.testbed.load import Load
+from testbed.load import Load
 from tests.e2e.test_app import release_of, variant
 from tests.e2e.test_backup import points, utc_now
 from tests.e2e.test_deploy import replica_reconnected

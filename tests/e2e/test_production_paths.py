@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from stack.testbed.rootfs import ensure_base_rootfs
+from testbed.rootfs import ensure_base_rootfs
 from tests.conftest import REPO, made_up_secrets, run_pyinfra
 
 TASKS = sorted(p.name for p in (REPO / "tasks").glob("*.py"))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from stack.testbed.access import BACKUP_IDENTITY
+from testbed.access import BACKUP_IDENTITY
 from tests.e2e.conftest import pyinfra_on_testbed
 from tests.e2e.test_backup import back_up, offsite, points, utc_now
 from tests.e2e.test_deploy import replica_reconnected

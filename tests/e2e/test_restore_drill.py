@@ -3,7 +3,7 @@ scratch server on db2, checked and removed; the live servers are not touched."""
 
 import re
 
-from stack.testbed.access import BACKUP_IDENTITY
+from testbed.access import BACKUP_IDENTITY
 from tests.e2e.conftest import pyinfra_on_testbed
 from tests.e2e.test_backup import back_up, points, utc_now
 from tests.e2e.test_restore import server_run

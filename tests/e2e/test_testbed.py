@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from stack.testbed import Testbed, teardown
+from testbed import Testbed, teardown
 
 
 @pytest.fixture

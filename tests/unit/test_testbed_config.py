@@ -1,8 +1,8 @@
-"""stack.testbed pieces that need no root: the mirror comes from apt's own config."""
+"""testbed pieces that need no root: the mirror comes from apt's own config."""
 
 import pytest
 
-from stack.testbed import TOPOLOGY, Testbed, TestbedError, apt_mirror
+from testbed import TOPOLOGY, Testbed, TestbedError, apt_mirror
 
 
 def test_mirror_is_read_from_deb822_sources(tmp_path):

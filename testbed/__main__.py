@@ -1,14 +1,14 @@
-"""python -m stack.testbed up|down|status|ssh HOST [COMMAND...]"""
+"""python -m testbed up|down|status|ssh HOST [COMMAND...]"""
 
 import argparse
 import os
 import sys
 
-from stack.testbed import TOPOLOGY, Testbed, TestbedError
+from testbed import TOPOLOGY, Testbed, TestbedError
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m stack.testbed",
+    p = argparse.ArgumentParser(prog="python -m testbed",
                                 description="Local testbed: disposable Debian 12 hosts booted by systemd-nspawn.")
     p.add_argument("--name", default=os.environ.get("TESTBED_NAME", "tb"))
     p.add_argument("--subnet", default=os.environ.get("TESTBED_SUBNET", "10.231.0.0/24"))

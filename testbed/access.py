@@ -9,8 +9,8 @@ import os
 import secrets as _random
 from pathlib import Path
 
-from stack.testbed.machine import run
-from stack.testbed.rootfs import DEPLOY_USER
+from testbed.machine import run
+from testbed.rootfs import DEPLOY_USER
 
 BACKUP_IDENTITY = "backup_age_identity.txt"  # in the state directory
 
@@ -49,27 +49,3 @@ def write_secrets(path: Path) -> dict[str, str]:
     with os.fdopen(fd, "w") as f:
         f.write("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))
     return values
-
-
-def inventory_group(group: str) -> list[tuple[str, dict]]:
-    """pyinfra inventory entries for one group of the testbed named by
-    TESTBED_NAME (default ``tb``), read from its state file. The user and sudo
-    come from group data, as in production."""
-    from stack.testbed.hosts import Testbed
-
-    state = Testbed(name=os.environ.get("TESTBED_NAME", "tb"), hosts=()).load_state()
-    return [
-        (name, {
-            "ssh_hostname": info["address"],
-            "ssh_key": state["ssh_key"],
-            "ssh_known_hosts_file": state["known_hosts"],
-            "ssh_strict_host_key_checking": "yes",
-            "private_address": info["address"],
-            "base_apt_proxy": state["apt_proxy"],
-            "secrets_file": state["secrets_file"],
-            "backup_s3_endpoint": state["s3_endpoint"],
-            **info["data"],
-        })
-        for name, info in state["hosts"].items()
-        if group in info["groups"]
-    ]

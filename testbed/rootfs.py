@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from stack.testbed.machine import TestbedError, log, run
+from testbed.machine import TestbedError, log, run
 
 CACHE_DIR = Path(os.environ.get("TESTBED_CACHE_DIR", "/var/cache/stack-testbed"))
 SUITE = "bookworm"

@@ -10,8 +10,8 @@ import signal
 import time
 from pathlib import Path
 
-from stack.testbed import machine
-from stack.testbed.machine import TestbedError, log, run
+from testbed import machine
+from testbed.machine import TestbedError, log, run
 
 
 def namespaces(tb) -> list[str]:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stack.testbed.machine import TestbedError, wait_for_port
+from testbed.machine import TestbedError, wait_for_port
 
 BUCKET = "stack-backups"
 

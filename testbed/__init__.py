@@ -1,7 +1,7 @@
 """Local testbed: disposable Debian 12 hosts booted by systemd-nspawn, reached
 over SSH as production is (the deploy user, sudo, strict host keys).
 
-    python -m stack.testbed up|down|status|ssh HOST
+    python -m testbed up|down|status|ssh HOST
 
 Everything a testbed makes is named after it (``--name``, default ``tb``): the
 bridge ``<name>-br``, one netns and veth ``<name>-<host>`` per host, and one
@@ -11,15 +11,16 @@ state directory holding addresses, key, ssh_config, known_hosts and secrets.
     rootfs.py    the cached debootstrap rootfs, with the deploy user
     hosts.py     Testbed: boot, state, ssh, status
     s3.py        the S3 server backups go to (SeaweedFS), on the bridge address
-    access.py    ssh_config, generated secrets, pyinfra inventory entries
+    access.py    ssh_config and generated secrets
+    inventory.py pyinfra inventory entries from the state file
     teardown.py  finding and removing everything a testbed made
 
 Product code never imports this package: only inventories/testbed.py and the tests do.
 """
 
-from stack.testbed.access import inventory_group
-from stack.testbed.hosts import TOPOLOGY, Testbed
-from stack.testbed.machine import TestbedError
-from stack.testbed.rootfs import apt_mirror
+from testbed.inventory import inventory_group
+from testbed.hosts import TOPOLOGY, Testbed
+from testbed.machine import TestbedError
+from testbed.rootfs import apt_mirror
 
 __all__ = ["TOPOLOGY", "Testbed", "TestbedError", "apt_mirror", "inventory_group"]

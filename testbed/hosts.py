@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.testbed import access, machine, rootfs, s3, teardown
-from stack.testbed.machine import TestbedError, log, run, url_up, wait_for_port
+from testbed import access, machine, rootfs, s3, teardown
+from testbed.machine import TestbedError, log, run, url_up, wait_for_port
 
 STATE_ROOT = Path(os.environ.get("TESTBED_STATE_ROOT", "/var/lib/stack-testbed"))
 PROXY_PORT = 18888  # not 8888: a distribution tinyproxy may already hold that
@@ -216,7 +216,7 @@ class Testbed:
     def load_state(self) -> dict:
         if not self.state_file.exists():
             raise TestbedError(
-                f"testbed {self.name} is not up (no {self.state_file}); run: python -m stack.testbed up"
+                f"testbed {self.name} is not up (no {self.state_file}); run: python -m testbed up"
             )
         return json.loads(self.state_file.read_text())
 
