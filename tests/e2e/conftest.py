@@ -16,10 +16,8 @@ import testinfra
 import yaml
 
 from testbed import Testbed
-from tests.conftest import MEASUREMENTS, REPO, run_pyinfra
-
-NAME, SUBNET = "tbtest", "10.231.9.0/24"
-ENV = {"TESTBED_NAME": NAME}
+from tests.helpers import MEASUREMENTS, run_pyinfra
+from tests.e2e.helpers import ENV, NAME, SUBNET
 
 pytestmark = pytest.mark.e2e
 
@@ -132,37 +130,3 @@ def webhook_receiver(testbed):
     Hook.received = []
     yield types.SimpleNamespace(url=f"http://{testbed.gateway}:{server.server_port}/hook", received=Hook.received)
     server.shutdown()
-
-
-def pyinfra_on_testbed(*args, **kw):
-    return run_pyinfra("inventories/testbed.py", *args, env={**ENV, **kw.pop("env", {})}, **kw)
-
-
-REACH = """
-import socket, sys
-s = socket.socket(); s.settimeout(2)
-try:
-    s.connect((sys.argv[1], int(sys.argv[2]))); print("open")
-except ConnectionRefusedError:
-    print("refused")  # the packet got through: nothing listens, but the firewall let it in
-except OSError:
-    print("dropped")
-"""
-
-
-def reach(host, target, port):
-    """From a testbed host: "open", "refused" (let in, nothing listening) or "dropped"."""
-    return host.check_output("python3 -c %s %s %s", REACH, target, str(port)).strip()
-
-
-def vendor_unreachable(testbed, task, prefix, *data):
-    """Run a task on web1 with a vendor component's data set and its repository
-    pointed at a port on the controller where nothing listens (no traffic
-    leaves the testbed)."""
-    base = f"http://{testbed.gateway}:9/{prefix}"
-    args = [f"{prefix}_apt_url={base}", f"{prefix}_apt_key_url={base}/key.asc", *data]
-    return pyinfra_on_testbed(task, "--limit", "web1", *[a for d in args for a in ("--data", d)],
-                              json_output=False)
-
-
-__all__ = ["REPO", "pyinfra_on_testbed", "reach", "vendor_unreachable"]

@@ -3,30 +3,11 @@ load, automatic rollback, pruning. Ends with the default release live again."""
 
 import json
 import re
-import shutil
 import subprocess
 
-
-from tests.conftest import MEASUREMENTS, REPO, changed_hosts
-from tests.e2e.conftest import pyinfra_on_testbed
 from testbed.load import Load
-from tests.e2e.test_nginx import get
-
-APP = "/srv/sales"
-
-
-def release_of(h):
-    return h.check_output(f"readlink {APP}/current").removeprefix("releases/")
-
-
-def variant(tmp_path, name, edit=None):
-    """A copy of the sample app with different content, so a different release."""
-    src = tmp_path / name
-    shutil.copytree(REPO / "files/app", src, ignore=shutil.ignore_patterns("__pycache__"))
-    (src / "wsgi.py").write_text((src / "wsgi.py").read_text() + f"# {name}\n")
-    if edit:
-        edit(src)
-    return src
+from tests.helpers import MEASUREMENTS, REPO, changed_hosts
+from tests.e2e.helpers import APP, get, pyinfra_on_testbed, release_of, variant
 
 
 def test_release_layout_and_modes(host):

@@ -15,17 +15,20 @@ import pytest
 
 from testbed import s3 as testbed_s3
 from testbed.access import BACKUP_IDENTITY
-from tests.e2e.conftest import pyinfra_on_testbed
-from tests.e2e.test_deploy import replica_reconnected
-from tests.e2e.test_influxdb import query, rows
+from tests.e2e.helpers import (
+    back_up,
+    binlog_keys,
+    offsite,
+    points,
+    pyinfra_on_testbed,
+    query,
+    replica_reconnected,
+    rows,
+    utc_now,
+)
 
 LOCAL = "/var/backups/stack"
 
-
-def back_up(*data):
-    proc = pyinfra_on_testbed("tasks/backup.py", *[a for d in data for a in ("--data", d)], json_output=False)
-    proc.backup_id = (re.findall(r"backup (\d{8}T\d{6}Z): ", proc.stdout + proc.stderr) or [None])[-1]
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +92,6 @@ def test_a_corrupted_artifact_fails_verification(made, host):
     finally:
         h.run_expect([0], "python3 -c %s %s", flip, path)
 
-
-def points(host, measurement, since: str, fields="success") -> list:
-    """[time, fields...] rows of the ops points written since ``since`` (RFC 3339)."""
-    return rows(query(host, "admin", f"SELECT {fields} FROM {measurement} WHERE time >= '{since}'"))
-
-
-def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_a_backup_writes_a_backup_point_with_its_size(made, host):
@@ -207,26 +202,9 @@ def test_the_binlog_archive_runs_on_the_backup_source_only(host):
     assert not host("db1").service("stack-binlog-archive").is_enabled
 
 
-def binlog_keys(bucket) -> set[str]:
-    return {o["Key"] for o in bucket("list_objects_v2", Prefix="db2/binlog/").get("Contents", [])}
-
-
-def offsite(host, bucket, flush=False, timeout=90) -> float:
-    """Seconds until the primary's binlog as it ends now is archived in S3: once the
-    primary closes it (the archiver makes it, or ``flush`` does now)."""
-    h, known = host("db1"), binlog_keys(bucket)
-    current = h.check_output("mariadb -N -e 'SHOW MASTER STATUS'").split("\t")[0]
-    started = time.monotonic()
-    if flush:
-        h.run_expect([0], "mariadb -e 'FLUSH BINARY LOGS'")
-    while not any(k.endswith(f"-{current}.zst.age") for k in binlog_keys(bucket) - known):
-        assert time.monotonic() - started < timeout, f"{current} was not archived in {timeout}s"
-        time.sleep(0.5)
-    return time.monotonic() - started
-
 
 def test_a_committed_transaction_is_offsite_within_the_flush_interval(host, bucket):
-    from tests.conftest import MEASUREMENTS
+    from tests.helpers import MEASUREMENTS
     flush = int(host("db2").check_output("python3 -c %s", "import json; print(json.load(open("
                                          "'/etc/stack/backup.json'))['binlog']['flush_seconds'])"))
     host("db1").run_expect([0], "mariadb -e 'CREATE TABLE sales.rpo_probe (id INT PRIMARY KEY); "

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import MEASUREMENTS, REPO
-from tests.e2e.conftest import pyinfra_on_testbed, reach
+from tests.helpers import MEASUREMENTS, REPO
+from tests.e2e.helpers import pyinfra_on_testbed, reach
 
 
 @pytest.mark.parametrize("name", ["db1", "web1"])

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_the_backup_bench_prints_both_ratios_and_the_rpo_and_leaves_db2_replicating(testbed, host):

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import MEASUREMENTS, REPO, changed_hosts
-from tests.e2e.conftest import ENV, pyinfra_on_testbed
+from tests.helpers import MEASUREMENTS, REPO, changed_hosts
+from tests.e2e.helpers import ENV, pyinfra_on_testbed, query, release_of, replica_reconnected, rows, variant
 
 HOSTS = ["app1", "app2", "db1", "db2", "web1"]
 
@@ -87,21 +87,11 @@ def test_diff_of_a_changed_secret_file_does_not_show_the_secret(secrets):
 
 
 def deployments(host, release):
-    from tests.e2e.test_influxdb import query, rows
     return rows(query(host, "admin", f"SELECT success FROM deployment WHERE release = '{release}'"))
 
 
-def replica_reconnected(h, timeout=60):
-    """The replica back on its primary now, not after its own retry interval (60 s)."""
-    h.run_expect([0], "mariadb -e 'STOP SLAVE IO_THREAD; START SLAVE IO_THREAD'")
-    deadline = time.monotonic() + timeout
-    while "Slave_IO_Running: Yes" not in h.check_output("mariadb -e 'SHOW SLAVE STATUS\\G'"):
-        assert time.monotonic() < deadline, "the replica did not reconnect to the restarted primary"
-        time.sleep(1)
-
 
 def test_app_hosts_neither_migrate_nor_switch_while_the_db_primary_failed(host, tmp_path):
-    from tests.e2e.test_app import release_of, variant
     before = {h: release_of(host(h)) for h in ("app1", "app2")}
     # db1 fails its converge: its server can't start
     host("db1").run_expect([0], "systemctl stop mariadb && mv /usr/sbin/mariadbd /usr/sbin/mariadbd.away")

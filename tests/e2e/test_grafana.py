@@ -1,8 +1,7 @@
 """Grafana on the testbed: its repository is unreachable here, so the testbed
 turns it off. Turned on, the run must fail at the repository, loudly, and leave
 nothing half-installed. (Its files are checked in tests/unit/test_grafana.py.)"""
-
-from tests.e2e.conftest import vendor_unreachable
+from tests.e2e.helpers import vendor_unreachable
 
 
 def test_grafana_where_its_repository_is_unreachable_fails_at_the_download(host, testbed):

@@ -4,35 +4,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import pyinfra_on_testbed
-
-QUERY = """
-import base64, json, ssl, sys, urllib.error, urllib.parse, urllib.request
-cfg = json.load(open("/etc/stack/influxdb.json"))
-who, q = sys.argv[1], sys.argv[2]
-context = ssl.create_default_context(cafile=cfg["ca"])  # the internal CA, the address checked
-req = urllib.request.Request(cfg["url"] + "/query", data=urllib.parse.urlencode({"q": q, "db": cfg["database"]}).encode())
-if who != "anonymous":
-    user, password = {"admin": (cfg["admin_user"], cfg["admin_password"]),
-                      "writer": (cfg["writer_user"], cfg["writer_password"]),
-                      "wrong": (cfg["admin_user"], "wrong")}[who]
-    req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
-try:
-    with urllib.request.urlopen(req, timeout=5, context=context) as r:
-        print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
-except urllib.error.HTTPError as e:
-    print(json.dumps({"status": e.code, "body": e.read().decode()}))
-"""
-
-
-def query(host, who, q):
-    """Query InfluxDB on web1 as admin, writer, anonymous or with a wrong password
-    (credentials read on the host from its 0600 file, never on a command line)."""
-    return json.loads(host("web1").check_output("python3 -c %s %s %s", QUERY, who, q))
-
-
-def rows(result):
-    return [row for serie in result["body"]["results"][0].get("series", []) for row in serie["values"]]
+from tests.e2e.helpers import pyinfra_on_testbed, query, rows
 
 
 def test_influxdb_is_running_enabled_and_on_the_private_address(host, address):

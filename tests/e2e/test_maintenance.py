@@ -1,7 +1,5 @@
 """tasks/maintenance.py on the testbed: the flag on every web host, by hand."""
-
-from tests.e2e.conftest import pyinfra_on_testbed
-from tests.e2e.test_nginx import get
+from tests.e2e.helpers import get, pyinfra_on_testbed
 
 FLAG = "/var/www/maintenance/on"
 

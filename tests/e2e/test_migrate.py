@@ -3,55 +3,22 @@ release whose new revision fails after a partial DDL, under a steady load; a hos
 left out by --limit; the plan shown by --dry. Ends with the schema and the
 releases serving as it found them."""
 
-import shutil
 
 import pytest
 
-from tests.conftest import REPO
-from tests.e2e.conftest import pyinfra_on_testbed
 from testbed.load import Load
-from tests.e2e.test_app import release_of, variant
-from tests.e2e.test_backup import points, utc_now
-from tests.e2e.test_deploy import replica_reconnected
-from tests.e2e.test_restore import FLAG, checksums
+from tests.e2e.helpers import (
+    FLAG,
+    checksums,
+    points,
+    pyinfra_on_testbed,
+    release_of,
+    release_with_revision,
+    replica_reconnected,
+    utc_now,
+)
 
 APPS = ("app1", "app2")
-REVISION = '''"""{doc}
-
-Revision ID: 0005
-Revises: 0004
-"""
-from alembic import op
-
-revision = "0005"
-down_revision = "0004"
-branch_labels = None
-depends_on = None
-breaking = False
-destructive = {destructive}
-intended = set()
-
-
-def upgrade():
-{upgrade}
-
-
-def downgrade():
-{downgrade}
-'''
-
-
-def release_with_revision(tmp, name: str, doc: str, upgrade: list[str], downgrade: list[str],
-                          destructive=False) -> list[str]:
-    """--data for a release of the sample app whose migrations end with a revision 0005
-    of these statements."""
-    migrations = tmp / "migrations"
-    shutil.copytree(REPO / "migrations", migrations, ignore=shutil.ignore_patterns("__pycache__"))
-    (migrations / "versions/0005_test.py").write_text(REVISION.format(
-        doc=doc, destructive=destructive, upgrade="\n".join(f"    op.execute({q!r})" for q in upgrade),
-        downgrade="\n".join(f"    op.execute({q!r})" for q in downgrade)))
-    return [f"app_source={variant(tmp, name)}", f"app_migrations={migrations}"]
-
 
 def columns(h) -> str:
     return h.check_output("mariadb -N -e \"SELECT GROUP_CONCAT(column_name ORDER BY column_name) FROM "

@@ -6,9 +6,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import changed_hosts
-from tests.e2e.conftest import pyinfra_on_testbed, reach
-
+from tests.helpers import changed_hosts
+from tests.e2e.helpers import pyinfra_on_testbed, reach
 
 TLS = "--ssl-ca=/etc/ssl/stack/ca.crt --ssl-verify-server-cert"  # the server's name checked against the CA
 

@@ -1,30 +1,12 @@
 """tasks/nginx.py on the testbed: the TLS front on web1, seen from the controller."""
 
-import http.client
 import json
 import ssl
 import uuid
 
 import pytest
 
-from tests.e2e.conftest import pyinfra_on_testbed, reach, vendor_unreachable
-
-
-def get(address, path, port=443, tls_max=None, headers=None):
-    if port == 443:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        if tls_max:
-            ctx.maximum_version = tls_max
-        conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=10)
-    else:
-        conn = http.client.HTTPConnection(address, port, timeout=10)
-    conn.request("GET", path, headers=headers or {})
-    resp = conn.getresponse()
-    resp.body = resp.read()
-    resp.tls = conn.sock.version() if port == 443 else None
-    conn.close()
-    return resp
+from tests.e2e.helpers import get, pyinfra_on_testbed, reach, vendor_unreachable
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from testbed.rootfs import ensure_base_rootfs
-from tests.conftest import REPO, made_up_secrets, run_pyinfra
+from tests.helpers import REPO, made_up_secrets, run_pyinfra
 
 TASKS = sorted(p.name for p in (REPO / "tasks").glob("*.py"))
 NOT_A_CONTAINER = ["tasks/base.py | timesyncd running", "tasks/base.py | timesyncd restarted",

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.e2e.conftest import reach
-
+from tests.e2e.helpers import reach
 
 TLS = "--tls --cacert /etc/ssl/stack/ca.crt"  # the server's address checked against the internal CA
 

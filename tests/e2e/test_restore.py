@@ -10,22 +10,17 @@ import time
 import pytest
 
 from testbed.access import BACKUP_IDENTITY
-from tests.e2e.conftest import pyinfra_on_testbed
-from tests.e2e.test_backup import back_up, offsite, points, utc_now
-from tests.e2e.test_deploy import replica_reconnected
-
-TABLES = "sales.sale, sales.sale_item, sales.stock_move, sales.alembic_version"
-FLAG = "/var/www/maintenance/on"
-
-
-def checksums(h) -> dict[str, str]:
-    out = h.check_output(f"mariadb -N -e 'CHECKSUM TABLE {TABLES} EXTENDED'")
-    return dict(line.split("\t") for line in out.splitlines())
-
-
-def server_run(h) -> str:
-    """Changes whenever the server was stopped or restarted."""
-    return h.check_output("systemctl show mariadb -p InvocationID --value")
+from tests.e2e.helpers import (
+    FLAG,
+    back_up,
+    checksums,
+    offsite,
+    points,
+    pyinfra_on_testbed,
+    replica_reconnected,
+    server_run,
+    utc_now,
+)
 
 
 def restore(testbed, *data, identity=None):

@@ -4,9 +4,7 @@ scratch server on db2, checked and removed; the live servers are not touched."""
 import re
 
 from testbed.access import BACKUP_IDENTITY
-from tests.e2e.conftest import pyinfra_on_testbed
-from tests.e2e.test_backup import back_up, points, utc_now
-from tests.e2e.test_restore import server_run
+from tests.e2e.helpers import back_up, points, pyinfra_on_testbed, server_run, utc_now
 
 
 def test_the_drill_restores_the_latest_backup_into_a_scratch_server_and_removes_it(testbed, host):

@@ -6,12 +6,20 @@ import time
 
 import pytest
 
-from tests.conftest import MEASUREMENTS
-from tests.e2e.conftest import pyinfra_on_testbed
 from testbed.load import Load
-from tests.e2e.test_app import APP, release_of, variant
-from tests.e2e.test_backup import back_up, points, utc_now
-from tests.e2e.test_migrate import release_with_revision
+from tests.helpers import MEASUREMENTS
+from tests.e2e.helpers import (
+    APP,
+    back_up,
+    checksums,
+    points,
+    pyinfra_on_testbed,
+    release_of,
+    release_with_revision,
+    replica_reconnected,
+    utc_now,
+    variant,
+)
 
 APPS = ("app1", "app2")
 
@@ -123,8 +131,6 @@ def test_a_downgrade_and_a_restore_together_are_refused_before_any_host_is_touch
 
 def test_a_rollback_with_a_backup_restores_the_database_after_the_app(host, testbed, deployed, tmp_path):
     from testbed.access import BACKUP_IDENTITY
-    from tests.e2e.test_deploy import replica_reconnected
-    from tests.e2e.test_restore import checksums
     v1 = release_of(host("app1"))
     made = back_up()
     assert made.returncode == 0, made.stderr[-3000:]

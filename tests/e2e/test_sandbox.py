@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import MEASUREMENTS
+from tests.helpers import MEASUREMENTS
 
 # (host, unit, highest exposure allowed): the app's own unit "OK" (<= 3.0), the rest < 6.0
 UNITS = [("app1", "sales", 3.0), ("db1", "mariadb", 6.0), ("db2", "mariadb", 6.0), ("web1", "nginx", 6.0),

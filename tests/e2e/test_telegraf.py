@@ -2,8 +2,7 @@
 testbed turns it off. Turned on, the run must fail at the repository, loudly,
 and leave nothing half-installed. (Its config is checked in
 tests/unit/test_telegraf.py; what nginx gives it, in test_nginx.py.)"""
-
-from tests.e2e.conftest import vendor_unreachable
+from tests.e2e.helpers import vendor_unreachable
 
 
 def test_telegraf_where_its_repository_is_unreachable_fails_at_the_download(host, testbed):

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy
 from alembic.config import Config
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from pytest_alembic.tests import test_single_head_revision, test_up_down_consistency, test_upgrade  # noqa: F401
 
 from stack import ddl
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tests.migrations.conftest import offline_sql
 
 REVISIONS = sorted((REPO / "migrations/versions").glob("*.py"))

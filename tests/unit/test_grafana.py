@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from stack import grafana
-from tests.conftest import load_inventory, render_for
+from tests.helpers import load_inventory, render_for
 from tests.unit.test_telegraf import produced
 
 MON = "mon1.prod.example.com"

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from stack import tls, vendor
-from tests.conftest import load_inventory, render_for
+from tests.helpers import load_inventory, render_for
 
 FINGERPRINT = "AC10D7449F343ADCEFDDC2B6DA61C26A0585BD3B"
 

@@ -4,7 +4,7 @@ imports itself back through others, and no product file outgrows a reading."""
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 PRODUCT = ("stack", "tasks", "deploy.py", "config.py", "group_data", "inventories/production.py",
            "inventories/staging.py")
@@ -67,3 +67,10 @@ def test_no_product_file_is_over_400_lines():
     long = [f"{p.relative_to(REPO)}: {n}" for p in _files(*PRODUCT)
             if (n := len(p.read_text().splitlines())) > MAX_LINES]
     assert not long, f"product files over {MAX_LINES} lines:\n" + "\n".join(long)
+
+
+def test_test_modules_import_no_other_test_module():
+    """Shared test code lives in helper modules; a test module importing another runs its fixtures twice."""
+    offenders = [f"{p.relative_to(REPO)}: {name}" for p in _files("tests") for name in sorted(_imports(p))
+                 if name.split(".")[-1].startswith(("test_", "conftest")) or ".test_" in name]
+    assert not offenders, "test modules importing each other:\n" + "\n".join(offenders)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.conftest import made_up_secrets, run_pyinfra
+from tests.helpers import made_up_secrets, run_pyinfra
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ def test_line_protocol_matches_influxdb_client(tags):
 
 def writers(measurement: str) -> list[str]:
     """Files of ours that run `stack-influx write <measurement>`."""
-    from tests.conftest import REPO
+    from tests.helpers import REPO
     needle = f'"stack-influx", "write", "{measurement}"'
     return [str(p.relative_to(REPO)) for d in ("stack", "tasks") for p in (REPO / d).rglob("*.py")
             if needle in p.read_text()]

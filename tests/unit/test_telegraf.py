@@ -14,7 +14,7 @@ import pytest
 
 from stack.hosttools.stack_influx import MEASUREMENTS
 from stack import tls
-from tests.conftest import REPO, load_inventory, render_for
+from tests.helpers import REPO, load_inventory, render_for
 
 # input plugin -> (measurement, documented fields), from plugins/inputs/<name>/README.md
 TELEGRAF_FIELDS = {

@@ -3,7 +3,7 @@
 import pytest
 from stack import validate
 from stack.preflight import hosts_of
-from tests.conftest import load_inventory
+from tests.helpers import load_inventory
 
 
 def defaults():

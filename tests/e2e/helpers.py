@@ -1,0 +1,206 @@
+"""What the e2e tests share: running pyinfra against the tests' testbed, reaching its
+hosts, reading InfluxDB points, taking backups, making app release variants. The test
+modules import from here, never from each other; fixtures live in conftest.py."""
+
+import datetime
+import http.client
+import json
+import re
+import shutil
+import ssl
+import time
+
+from tests.helpers import REPO, run_pyinfra
+
+# The tests' own testbed, beside a developer's `tb`.
+NAME, SUBNET = "tbtest", "10.231.9.0/24"
+ENV = {"TESTBED_NAME": NAME}
+
+
+def pyinfra_on_testbed(*args, **kw):
+    return run_pyinfra("inventories/testbed.py", *args, env={**ENV, **kw.pop("env", {})}, **kw)
+
+
+REACH = """
+import socket, sys
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("open")
+except ConnectionRefusedError:
+    print("refused")  # the packet got through: nothing listens, but the firewall let it in
+except OSError:
+    print("dropped")
+"""
+
+
+def reach(host, target, port):
+    """From a testbed host: "open", "refused" (let in, nothing listening) or "dropped"."""
+    return host.check_output("python3 -c %s %s %s", REACH, target, str(port)).strip()
+
+
+def vendor_unreachable(testbed, task, prefix, *data):
+    """Run a task on web1 with a vendor component's data set and its repository
+    pointed at a port on the controller where nothing listens (no traffic
+    leaves the testbed)."""
+    base = f"http://{testbed.gateway}:9/{prefix}"
+    args = [f"{prefix}_apt_url={base}", f"{prefix}_apt_key_url={base}/key.asc", *data]
+    return pyinfra_on_testbed(task, "--limit", "web1", *[a for d in args for a in ("--data", d)],
+                              json_output=False)
+
+
+def back_up(*data):
+    proc = pyinfra_on_testbed("tasks/backup.py", *[a for d in data for a in ("--data", d)], json_output=False)
+    proc.backup_id = (re.findall(r"backup (\d{8}T\d{6}Z): ", proc.stdout + proc.stderr) or [None])[-1]
+    return proc
+
+
+def points(host, measurement, since: str, fields="success") -> list:
+    """[time, fields...] rows of the ops points written since ``since`` (RFC 3339)."""
+    return rows(query(host, "admin", f"SELECT {fields} FROM {measurement} WHERE time >= '{since}'"))
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def binlog_keys(bucket) -> set[str]:
+    return {o["Key"] for o in bucket("list_objects_v2", Prefix="db2/binlog/").get("Contents", [])}
+
+
+def offsite(host, bucket, flush=False, timeout=90) -> float:
+    """Seconds until the primary's binlog as it ends now is archived in S3: once the
+    primary closes it (the archiver makes it, or ``flush`` does now)."""
+    h, known = host("db1"), binlog_keys(bucket)
+    current = h.check_output("mariadb -N -e 'SHOW MASTER STATUS'").split("\t")[0]
+    started = time.monotonic()
+    if flush:
+        h.run_expect([0], "mariadb -e 'FLUSH BINARY LOGS'")
+    while not any(k.endswith(f"-{current}.zst.age") for k in binlog_keys(bucket) - known):
+        assert time.monotonic() - started < timeout, f"{current} was not archived in {timeout}s"
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def replica_reconnected(h, timeout=60):
+    """The replica back on its primary now, not after its own retry interval (60 s)."""
+    h.run_expect([0], "mariadb -e 'STOP SLAVE IO_THREAD; START SLAVE IO_THREAD'")
+    deadline = time.monotonic() + timeout
+    while "Slave_IO_Running: Yes" not in h.check_output("mariadb -e 'SHOW SLAVE STATUS\\G'"):
+        assert time.monotonic() < deadline, "the replica did not reconnect to the restarted primary"
+        time.sleep(1)
+
+
+QUERY = """
+import base64, json, ssl, sys, urllib.error, urllib.parse, urllib.request
+cfg = json.load(open("/etc/stack/influxdb.json"))
+who, q = sys.argv[1], sys.argv[2]
+context = ssl.create_default_context(cafile=cfg["ca"])  # the internal CA, the address checked
+req = urllib.request.Request(cfg["url"] + "/query", data=urllib.parse.urlencode({"q": q, "db": cfg["database"]}).encode())
+if who != "anonymous":
+    user, password = {"admin": (cfg["admin_user"], cfg["admin_password"]),
+                      "writer": (cfg["writer_user"], cfg["writer_password"]),
+                      "wrong": (cfg["admin_user"], "wrong")}[who]
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+try:
+    with urllib.request.urlopen(req, timeout=5, context=context) as r:
+        print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
+except urllib.error.HTTPError as e:
+    print(json.dumps({"status": e.code, "body": e.read().decode()}))
+"""
+
+
+def query(host, who, q):
+    """Query InfluxDB on web1 as admin, writer, anonymous or with a wrong password
+    (credentials read on the host from its 0600 file, never on a command line)."""
+    return json.loads(host("web1").check_output("python3 -c %s %s %s", QUERY, who, q))
+
+
+def rows(result):
+    return [row for serie in result["body"]["results"][0].get("series", []) for row in serie["values"]]
+
+
+def get(address, path, port=443, tls_max=None, headers=None):
+    if port == 443:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        if tls_max:
+            ctx.maximum_version = tls_max
+        conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=10)
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    resp = conn.getresponse()
+    resp.body = resp.read()
+    resp.tls = conn.sock.version() if port == 443 else None
+    conn.close()
+    return resp
+
+
+APP = "/srv/sales"
+
+
+def release_of(h):
+    return h.check_output(f"readlink {APP}/current").removeprefix("releases/")
+
+
+def variant(tmp_path, name, edit=None):
+    """A copy of the sample app with different content, so a different release."""
+    src = tmp_path / name
+    shutil.copytree(REPO / "files/app", src, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "wsgi.py").write_text((src / "wsgi.py").read_text() + f"# {name}\n")
+    if edit:
+        edit(src)
+    return src
+
+
+TABLES = "sales.sale, sales.sale_item, sales.stock_move, sales.alembic_version"
+
+
+FLAG = "/var/www/maintenance/on"
+
+
+def checksums(h) -> dict[str, str]:
+    out = h.check_output(f"mariadb -N -e 'CHECKSUM TABLE {TABLES} EXTENDED'")
+    return dict(line.split("\t") for line in out.splitlines())
+
+
+def server_run(h) -> str:
+    """Changes whenever the server was stopped or restarted."""
+    return h.check_output("systemctl show mariadb -p InvocationID --value")
+
+
+REVISION = '''"""{doc}
+
+Revision ID: 0005
+Revises: 0004
+"""
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+breaking = False
+destructive = {destructive}
+intended = set()
+
+
+def upgrade():
+{upgrade}
+
+
+def downgrade():
+{downgrade}
+'''
+
+
+def release_with_revision(tmp, name: str, doc: str, upgrade: list[str], downgrade: list[str],
+                          destructive=False) -> list[str]:
+    """--data for a release of the sample app whose migrations end with a revision 0005
+    of these statements."""
+    migrations = tmp / "migrations"
+    shutil.copytree(REPO / "migrations", migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    (migrations / "versions/0005_test.py").write_text(REVISION.format(
+        doc=doc, destructive=destructive, upgrade="\n".join(f"    op.execute({q!r})" for q in upgrade),
+        downgrade="\n".join(f"    op.execute({q!r})" for q in downgrade)))
+    return [f"app_source={variant(tmp, name)}", f"app_migrations={migrations}"]
