@@ -8,9 +8,9 @@ the watch for a first change that lets the file operations read their files at o
 
 from pyinfra import config
 
-from stack import hooks, preflight
+from stack import hooks, preflight, pyinfra_private
 
-hooks.install(preflight.Preflight(), hooks.NoDelay(), hooks.Changes())
+pyinfra_private.after_state_init(preflight.Preflight(), hooks.NoDelay(), hooks.Changes())
 
 # Uploads go to /tmp, then sudo moves them: the hosts run libpam-tmpdir (tasks/base.py),
 # which gives root a TMPDIR of its own that the SSH user, who uploads, cannot write to.

@@ -1,5 +1,5 @@
-"""pyinfra state callbacks of ours, registered from config.py for every run
-(deploy.py or a single task file)."""
+"""pyinfra state callbacks of ours, registered from config.py for every run through
+stack.pyinfra_private.after_state_init (deploy.py or a single task file)."""
 
 from __future__ import annotations
 
@@ -39,22 +39,3 @@ class Changes(BaseStateCallback):
             hostfacts.changed = meta.did_change() or not meta.did_succeed()
         if op_hash in state.ops[host]:
             self.last[host.name] = op_hash
-
-
-def install(*handlers: BaseStateCallback):
-    """Called from config.py. pyinfra resets the state's callbacks in
-    ``State.init`` (after config.py ran), so register right after it."""
-    from pyinfra import state
-
-    real = state._get_module()
-    if getattr(real, "_stack_hooks_installed", False):
-        return
-    init = real.init
-
-    def init_then_register(*args, **kwargs):
-        init(*args, **kwargs)
-        for handler in handlers:
-            real.add_callback_handler(handler)
-
-    real.init = init_then_register
-    real._stack_hooks_installed = True

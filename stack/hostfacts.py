@@ -19,6 +19,8 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Command, LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 
+from stack import pyinfra_private
+
 # (host, fact, command) -> the greenlet that reads it: hosts are prepared side by side,
 # and a second asker (another host's deploy reading the same runner) waits for the first.
 _reads: dict[tuple, gevent.Greenlet] = {}
@@ -38,17 +40,17 @@ def _once(target, fact, **kwargs):
 
 def output(command: str, on=None) -> str | None:
     """The output of ``command`` on the current host (or ``on``), read once per run."""
-    return _once(on or current_host._get_module(), Command, command=command)
+    return _once(on or pyinfra_private.real(current_host), Command, command=command)
 
 
 def installed_packages() -> dict:
     """pyinfra's DebPackages (name -> versions), read once: the largest fact a host sends."""
-    return _once(current_host._get_module(), DebPackages)
+    return _once(pyinfra_private.real(current_host), DebPackages)
 
 
 def distribution() -> dict:
     """pyinfra's LinuxDistribution (name, major version, release_meta), read once."""
-    return _once(current_host._get_module(), LinuxDistribution)
+    return _once(pyinfra_private.real(current_host), LinuxDistribution)
 
 
 def container() -> str:
@@ -109,7 +111,7 @@ class Units(FactBase):
 def units() -> dict[str, tuple[bool, bool]]:
     """The host's units, read once. A unit missing from it is not loaded: stopped, and
     not enabled (or not there at all yet)."""
-    return _once(current_host._get_module(), Units)
+    return _once(pyinfra_private.real(current_host), Units)
 
 
 # -- files ------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ def file_state(path: str) -> dict:
     """``path``'s state on the current host, asked when its operation runs. While no
     operation of the run has changed anything, the host's files are as they were when
     the run began: the first ask reads all of them in one command, the others use it."""
-    target = current_host._get_module()
+    target = pyinfra_private.real(current_host)
     paths = _paths.get(target.name, [])
     if not changed and path in paths:
         known = _files.setdefault(target.name, {})

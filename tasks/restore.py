@@ -16,7 +16,7 @@ maintenance off. The identity reaches the primary only in /run (tmpfs), in a
 from pyinfra import host, inventory
 from pyinfra.operations import files, python, server
 
-from stack import backups, rollout, topology
+from stack import restore_identity, rollout, topology
 from stack.shell import run_on
 from stack.validate import environment_of
 
@@ -27,12 +27,12 @@ until = host.data.get("until")
 environment = environment_of(host)
 if environment != "testbed" and host.data.get("confirm") != environment:
     raise ValueError(f"restoring replaces the {environment} database: add --data confirm={environment}")
-identity = backups.identity_file()
+identity = restore_identity.identity_file()
 primary, source = topology.primary(), topology.backup_source()
 
 
 def stage():
-    backups.with_identity(host, identity, "stack-backup", "stage", backup_id, "--from", source.name,
+    restore_identity.with_identity(host, identity, "stack-backup", "stage", backup_id, "--from", source.name,
                           *(["--database", database] if database else []), *(["--until", until] if until else []),
                           what=f"staging backup {backup_id} failed")
 

@@ -13,14 +13,14 @@ db hosts never hold it, so no timer on them can).
 from pyinfra import host
 from pyinfra.operations import python
 
-from stack import backups, topology
+from stack import restore_identity, topology
 
 backup_id = host.data.get("backup_id", "latest")  # its form is checked by preflight
-identity = backups.identity_file()
+identity = restore_identity.identity_file()
 
 
 def drill():
-    backups.with_identity(host, identity, "stack-backup", "drill", backup_id, what=f"the drill of backup {backup_id} failed")
+    restore_identity.with_identity(host, identity, "stack-backup", "drill", backup_id, what=f"the drill of backup {backup_id} failed")
 
 
 if host.name == topology.backup_source().name:

@@ -1,7 +1,7 @@
 """What a run would change, without changing anything: the plan for a review, and
 the drift check.
 
-    python -m stack.plan INVENTORY [FILE] [--summary PATH] [--fail-on-change]
+    python -m stack.preview INVENTORY [FILE] [--summary PATH] [--fail-on-change]
 
 Runs `pyinfra --dry INVENTORY FILE` (deploy.py by default), which connects and
 reads the hosts but executes nothing, and sorts each operation on each host:
@@ -25,21 +25,19 @@ import argparse
 import sys
 from collections import defaultdict
 
+from stack import pyinfra_private
+
 EXIT_CHANGES = 1
 
 
 def classify(state) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
     """(changes, follow-ups, undecided): host -> operation names, in run order."""
-    from pyinfra.api.operation import OperationMeta
     from pyinfra.context import ctx_host, ctx_state
-    from pyinfra_cli.prints import build_plan_json
 
     changes, follow, undecided = defaultdict(list), defaultdict(list), defaultdict(list)
     hosts = {h.name: h for h in state.inventory}
-    did_change = OperationMeta.did_change
-    OperationMeta.did_change = lambda self: False  # nothing changed before: what would run anyway?
-    try:
-        for op in build_plan_json(state):
+    with pyinfra_private.nothing_changed() as did_change:  # nothing changed before: what would run anyway?
+        for op in pyinfra_private.plan_json(state):
             for name in op["hosts_with_change"]:
                 changes[name].append(op["name"])
             for name in op["hosts_with_conditional_change"]:
@@ -54,8 +52,6 @@ def classify(state) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[st
                     undecided[name].append(op["name"])
                     continue
                 (changes if holds else follow)[name].append(op["name"])
-    finally:
-        OperationMeta.did_change = did_change
     return changes, follow, undecided
 
 
@@ -77,21 +73,20 @@ def report(target: str, changes, follow, undecided) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m stack.plan", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m stack.preview", description=__doc__.split("\n")[0])
     p.add_argument("inventory")
     p.add_argument("file", nargs="?", default="deploy.py")
     p.add_argument("--summary", help="append the plan as Markdown to this file (a CI job summary)")
     p.add_argument("--fail-on-change", action="store_true", help="exit 1 when anything would change")
     args, pyinfra_args = p.parse_known_args(argv)
 
-    import pyinfra_cli.cli
     from pyinfra_cli.main import main as pyinfra_main
 
     result: dict = {}
 
     def at_the_plan(state, dry):  # pyinfra calls this at the end of a --dry --json run
         result["plan"] = classify(state)
-    pyinfra_cli.cli.print_run_json = at_the_plan
+    pyinfra_private.at_dry_run_end(at_the_plan)
     sys.argv = ["pyinfra", "--dry", "--json", *pyinfra_args, args.inventory, args.file]
     try:
         pyinfra_main()
