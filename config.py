@@ -8,9 +8,10 @@ the watch for a first change that lets the file operations read their files at o
 
 from pyinfra import config
 
-from stack import hooks, preflight, pyinfra_private
+from stack import context, hooks, preflight, pyinfra_private
 
 pyinfra_private.after_state_init(preflight.Preflight(), hooks.NoDelay(), hooks.Changes())
+context.current()  # the run's context, made now: its clock starts with the run
 
 # Uploads go to /tmp, then sudo moves them: the hosts run libpam-tmpdir (tasks/base.py),
 # which gives root a TMPDIR of its own that the SSH user, who uploads, cannot write to.

@@ -18,12 +18,13 @@ import tarfile
 import threading
 from pathlib import Path
 
+from stack import context
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 BUILD_DIR = REPO_ROOT / ".build"
 # pyinfra prepares all hosts at once (gevent-patched threads): one build at a time.
 _build_lock = threading.Lock()
-LAST_RELEASE: str | None = None  # the release this run deploys, for the deployment record
 
 
 def content_hash(source: Path, migrations: Path) -> str:
@@ -67,10 +68,10 @@ def wheelhouse(requirements: Path, python_version: str, arch: str, glibc: str) -
 def build(source: Path, migrations: Path, python_version: str, arch: str, glibc: str,
           known_releases: list[str]) -> tuple[str, Path]:
     """(release id, artifact path). Reuses the id a host already has for this content."""
-    global LAST_RELEASE
     with _build_lock:
-        LAST_RELEASE, path = _build(source, migrations, python_version, arch, glibc, known_releases)
-        return LAST_RELEASE, path
+        release, path = _build(source, migrations, python_version, arch, glibc, known_releases)
+        context.current().release = release  # what the run deploys, for its record
+        return release, path
 
 
 def _build(source, migrations, python_version, arch, glibc, known_releases):

@@ -7,7 +7,7 @@ import socket
 
 from pyinfra.api.state import BaseStateCallback
 
-from stack import hostfacts
+from stack import context
 
 
 class NoDelay(BaseStateCallback):
@@ -25,7 +25,7 @@ class NoDelay(BaseStateCallback):
 
 
 class Changes(BaseStateCallback):
-    """Sets ``hostfacts.changed`` once an operation of the run changed something, or
+    """Sets the run's ``context.changed`` once an operation changed something, or
     failed, on any host: until then every file is as the run found it, and the file
     operations read them all at once (hostfacts.file_state)."""
 
@@ -33,9 +33,9 @@ class Changes(BaseStateCallback):
         self.last: dict[str, str] = {}  # host -> its operation that ran last
 
     def operation_host_start(self, state, host, op_hash):
-        last = self.last.get(host.name)
-        if last is not None and not hostfacts.changed:
+        last, run = self.last.get(host.name), context.of(state)
+        if last is not None and not run.changed:
             meta = state.ops[host][last].operation_meta
-            hostfacts.changed = meta.did_change() or not meta.did_succeed()
+            run.changed = meta.did_change() or not meta.did_succeed()
         if op_hash in state.ops[host]:
             self.last[host.name] = op_hash

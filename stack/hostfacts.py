@@ -19,7 +19,7 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Command, LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
 
-from stack import pyinfra_private
+from stack import context, pyinfra_private
 
 # (host, fact, command) -> the greenlet that reads it: hosts are prepared side by side,
 # and a second asker (another host's deploy reading the same runner) waits for the first.
@@ -118,7 +118,6 @@ def units() -> dict[str, tuple[bool, bool]]:
 PENDING_DIR = "/var/lib/stack/pending"  # an apply (reload, restart) that has not succeeded yet
 _paths: dict[str, list[str]] = {}  # host -> the files our file operations manage there
 _files: dict[str, dict] = {}  # host -> path -> state, all read at the first ask
-changed = False  # set by stack.hooks.Changes once an operation changed (or failed on) any host
 
 
 def marker(dest: str) -> str:
@@ -160,7 +159,7 @@ def file_state(path: str) -> dict:
     the run began: the first ask reads all of them in one command, the others use it."""
     target = pyinfra_private.real(current_host)
     paths = _paths.get(target.name, [])
-    if not changed and path in paths:
+    if not context.current().changed and path in paths:
         known = _files.setdefault(target.name, {})
         if path not in known:  # without -y (--dry, --diff) pyinfra asks while still preparing
             unread = tuple(p for p in paths if p not in known)

@@ -14,11 +14,9 @@ import time
 from pyinfra import logger, state
 from pyinfra.api.state import BaseStateCallback
 
-from stack import artifact, tls
+from stack import context, tls
 from stack.shell import argv
 from stack.validate import environment_of
-
-STARTED = time.monotonic()  # when pyinfra first loaded the deploy: the run's start
 
 
 class RunRecord(BaseStateCallback):
@@ -44,7 +42,7 @@ class RunRecord(BaseStateCallback):
                     success=self.completed and not state.failed_hosts)
 
 
-def record_run(measurement: str = "deployment", release=lambda: artifact.LAST_RELEASE):
+def record_run(measurement: str = "deployment", release=lambda: context.current().release):
     """Called by deploy.py (and the rollback flow) while it is prepared (once per host;
     registers once). ``release``: what the run puts in place, asked at the end."""
     if not any(isinstance(h, RunRecord) for h in state.callback_handlers):
@@ -67,7 +65,7 @@ def write_point(state, measurement: str, release: str, success: bool, duration: 
         logger.warning(f"{measurement} point not written: no monitoring host was reached")
         return
     writer = writers[0]
-    seconds = time.monotonic() - STARTED if duration is None else duration
+    seconds = time.monotonic() - context.of(state).started if duration is None else duration
     pairs = [f"environment={environment_of(writer)}", f"release={release}", *(f"{k}={v}" for k, v in tags.items()),
              f"duration_s={seconds:.1f}", f"success={int(success)}"]
     ok, output = writer.run_shell_command(argv(*COMMANDS[measurement], *pairs), _sudo=bool(writer.data.get("_sudo")))

@@ -1,6 +1,6 @@
 """The one migration flow: tasks/migrate.py declares it, deploy.py includes that file
-between installing a release and switching to it. One run's state lives here,
-shared by every host's operations (pyinfra imports this module once per run).
+between installing a release and switching to it. One run's state (``current()``,
+in the run's context) is shared by every host's operations.
 
 In order, each step a shared operation skipped where it does not apply:
  1. plan, on the first app host: the pending revisions, what they declare, their
@@ -27,7 +27,7 @@ import time
 
 from pyinfra import host, inventory, logger
 
-from stack import ddl, metrics, topology
+from stack import context, ddl, metrics, topology
 from stack.shell import argv, run_on
 
 RUN_DIR = "/run/stack-migrate"  # tmpfs on the primary: this run's key
@@ -60,7 +60,12 @@ class Run:
         return bool(self.failed and self.ddl_ran and self.backup_id)
 
 
-state = Run()
+def current() -> Run:
+    """This run's migration, kept in the run's context."""
+    run = context.current()
+    if run.migration is None:
+        run.migration = Run()
+    return run.migration
 
 
 def runner():
@@ -77,8 +82,9 @@ def describe(plan: dict) -> str:
 
 def adopt(plan: dict, release: str, backups: bool) -> str | None:
     """The plan for this run: logged, and checked. Returns why nothing may run, if so."""
-    state.release, state.plan = release, plan
-    if not state.pending():
+    run = current()
+    run.release, run.plan = release, plan
+    if not run.pending():
         logger.info(f"--> release {release}: no pending revisions")
         return None
     logger.info(f"--> release {release}: {describe(plan)}")
@@ -95,47 +101,51 @@ def adopt(plan: dict, release: str, backups: bool) -> str | None:
 
 def make_plan(release):
     """Step 1 when the release was installed in this run, on the first app host."""
+    run = current()
     plan = json.loads(run_on(host, "stack-app", "plan", release(), what="the migration plan"))
-    state.failed = adopt(plan, release(), host.data.backup_enabled)
+    run.failed = adopt(plan, release(), host.data.backup_enabled)
 
 
 def back_up():
     """Step 2, on the primary."""
+    run = current()
     try:
         run_on(host, "install", "-d", "-m", "0700", RUN_DIR, what=f"making {RUN_DIR}")
         run_on(host, "age-keygen", "-o", f"{RUN_DIR}/identity", what="making this run's key")
         public = run_on(host, "age-keygen", "-y", f"{RUN_DIR}/identity", what="reading this run's key").strip()
         out = run_on(host, "stack-backup", "run", "--method", "physical", "--extra-recipient", public,
                  what="the pre-migration backup")
-        state.backup_id = re.findall(r"backup (\d{8}T\d{6}Z): ", out)[-1]
-        run_on(host, "stack-backup", "verify", state.backup_id, what="verifying the pre-migration backup")
+        run.backup_id = re.findall(r"backup (\d{8}T\d{6}Z): ", out)[-1]
+        run_on(host, "stack-backup", "verify", run.backup_id, what="verifying the pre-migration backup")
     except Exception as e:
-        state.failed = f"refused before anything was touched: {e}"
+        run.failed = f"refused before anything was touched: {e}"
 
 
 def migrate():
     """Step 4, on the first app host."""
+    run = current()
     try:
-        run_on(host, "stack-app", "migrate", state.release, what="the migration")
+        run_on(host, "stack-app", "migrate", run.release, what="the migration")
     except Exception as e:
-        state.failed = f"the migration failed: {e}"
+        run.failed = f"the migration failed: {e}"
         try:
-            after = json.loads(run_on(host, "stack-app", "plan", state.release, what="the schema after the failure"))
-            state.ddl_ran = after["schema"] != state.plan["schema"]
+            after = json.loads(run_on(host, "stack-app", "plan", run.release, what="the schema after the failure"))
+            run.ddl_ran = after["schema"] != run.plan["schema"]
         except Exception:  # can't tell: assume it changed, and restore
-            state.ddl_ran = True
+            run.ddl_ran = True
 
 
 def restore():
     """Step 5, on the primary: the pre-migration backup, with this run's key."""
+    run = current()
     try:
-        run_on(host, "stack-backup", "stage", state.backup_id, "--identity", f"{RUN_DIR}/identity",
+        run_on(host, "stack-backup", "stage", run.backup_id, "--identity", f"{RUN_DIR}/identity",
            what="staging the pre-migration backup")
         run_on(host, "stack-backup", "swap", what="restoring the pre-migration backup")
-        state.restored = True
+        run.restored = True
     except Exception as e:
-        state.restored = False
-        state.failed += f"; THE RESTORE FAILED TOO: {e}"
+        run.restored = False
+        run.failed += f"; THE RESTORE FAILED TOO: {e}"
 
 
 def forget_key():
@@ -144,38 +154,41 @@ def forget_key():
 
 def record():
     """Step 6, on the first app host: the rows and the point, whatever the outcome."""
-    success, seconds = not state.failed, time.monotonic() - state.started
-    to = state.plan["head"] if success else state.plan["current"]
+    run = current()
+    success, seconds = not run.failed, time.monotonic() - run.started
+    to = run.plan["head"] if success else run.plan["current"]
     try:
-        run_on(host, "stack-app", "record", "migrate", state.release, "--success", str(int(success)), "--duration",
-           f"{seconds:.1f}", "--from", state.plan["current"] or "none", "--to", to or "none", "--detail",
-           "; ".join(r["revision"] for r in state.plan["pending"]), what="recording the migration")
+        run_on(host, "stack-app", "record", "migrate", run.release, "--success", str(int(success)), "--duration",
+           f"{seconds:.1f}", "--from", run.plan["current"] or "none", "--to", to or "none", "--detail",
+           "; ".join(r["revision"] for r in run.plan["pending"]), what="recording the migration")
     except Exception as e:  # the database may be what failed: the point and the exit status still tell
         logger.warning(f"{host.name}: {e}")
-    metrics.write_point(host.state, "migration", state.release, success, duration=seconds,
-                        from_revision=state.plan["current"] or "none", to_revision=to or "none")
+    metrics.write_point(host.state, "migration", run.release, success, duration=seconds,
+                        from_revision=run.plan["current"] or "none", to_revision=to or "none")
 
 
 def outcome():
     """Step 7: fail the run, saying what state every tier is in."""
-    if state.restored:
-        data = f"the database is back on the pre-migration backup {state.backup_id} (replicas seeded again)"
-    elif state.restored is False:
-        data = f"the database is in an unknown state; maintenance mode stays ON; backup {state.backup_id} is intact"
-    elif state.ddl_ran:
+    run = current()
+    if run.restored:
+        data = f"the database is back on the pre-migration backup {run.backup_id} (replicas seeded again)"
+    elif run.restored is False:
+        data = f"the database is in an unknown state; maintenance mode stays ON; backup {run.backup_id} is intact"
+    elif run.ddl_ran:
         data = "the schema changed and no backup was taken: look before serving"
     else:
-        data = f"the schema is unchanged at {state.plan['current'] if state.plan else 'its revision'}"
-    raise RuntimeError(f"{state.failed}\n  app tier: no app host switched; each keeps serving its release"
+        data = f"the schema is unchanged at {run.plan['current'] if run.plan else 'its revision'}"
+    raise RuntimeError(f"{run.failed}\n  app tier: no app host switched; each keeps serving its release"
                        f"\n  data tier: {data}")
 
 
 def allows(release_id: str) -> None:
     """Raises unless this app host may switch to ``release_id``: its schema is applied.
     When the first app host is not in the run (--limit), this host checks itself."""
-    if state.failed:
-        raise RuntimeError(f"{host.name} not switched: {state.failed.splitlines()[0]}")
-    if state.plan is None:
+    run = current()
+    if run.failed:
+        raise RuntimeError(f"{host.name} not switched: {run.failed.splitlines()[0]}")
+    if run.plan is None:
         ok, _ = host.run_shell_command(argv("stack-app", "migrate", release_id, "--check"),
                                        _sudo=bool(host.data.get("_sudo")))
         if not ok:

@@ -25,8 +25,10 @@ WRITTEN_FOR = "3.10.0"
 
 
 def real(proxy):
-    """The module-level object behind a pyinfra context proxy (host, state)."""
-    return proxy._get_module()
+    """The object behind a pyinfra context proxy (host, state); anything else as it is."""
+    from pyinfra.context import ContextObject
+
+    return proxy._get_module() if isinstance(proxy, ContextObject) else proxy
 
 
 def after_state_init(*handlers):

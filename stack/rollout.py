@@ -4,45 +4,31 @@ back, and no later host is touched. Nothing is
 migrated or switched while a data-tier host the app needs failed in this run
 (``data_tier_barrier``, called by deploy.py).
 
-pyinfra runs the activation with ``_serial=True``; this module's state is
-shared by all hosts of the run, which is what lets a failure stop the rollout.
+pyinfra runs the activation with ``_serial=True``; the run's context
+(stack.context) is shared by all hosts of the run, which is what lets a failure
+stop the rollout.
 """
 
 import datetime
 import json
 import time
-from dataclasses import dataclass
-from typing import Callable
 
 from pyinfra import host, inventory, logger, state
 from pyinfra.operations import python
 
-from stack import migration, topology
+from stack import context, migration, topology
 from stack.shell import argv
 
-_failed: list[str] = []
-
-
-@dataclass
-class Planned:
-    """What tasks/app.py leaves for tasks/app_switch.py, per app host."""
-    release_id: str
-    switch: Callable[[], bool]  # asked when the switch would run
-    prune: bool
-
-
-planned: dict[str, Planned] = {}
-
-
 def activate(release_id: str, sudo: bool, action: str = "deploy"):
-    if _failed:
-        raise RuntimeError(f"rollout stopped: {_failed[0]} failed its health gate; {host.name} not switched")
+    failed = context.current().rollout_failed
+    if failed:
+        raise RuntimeError(f"rollout stopped: {failed[0]} failed its health gate; {host.name} not switched")
     if action == "deploy":
         migration.allows(release_id)  # raises unless the release's schema is applied
     ok, output = host.run_shell_command(argv("stack-app", "activate", release_id, "--action", action), _sudo=sudo,
                                         print_output=True)
     if not ok:
-        _failed.append(host.name)
+        failed.append(host.name)
         raise RuntimeError(f"{host.name}: {output.stderr or output.stdout}")
     if action == "deploy":
         bake(release_id, sudo)
@@ -111,7 +97,7 @@ def bake(release_id: str, sudo: bool):
             bad = (what == "error rate" and requests >= 10 and rate > d.app_bake_error_rate_percent) or \
                   (what == "P99" and requests >= 10 and p99 > d.app_bake_p99_limit)
             if bad:
-                _failed.append(host.name)
+                context.current().rollout_failed.append(host.name)
                 seconds = time.monotonic() - clock
                 previous = host.run_shell_command(argv("stack-app", "previous"), _sudo=sudo)[1].stdout.strip()
                 back, out = host.run_shell_command(argv("stack-app", "activate", previous, "--action", "rollback"),

@@ -23,17 +23,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from stack import context
+
 # Where every host keeps them: ca.crt and host.crt public, host.key 0640 root:ssl-cert
 # (Debian's group for services that read private keys).
 DIR = "/etc/ssl/stack"
 CA_CERT, HOST_CERT, HOST_KEY = f"{DIR}/ca.crt", f"{DIR}/host.crt", f"{DIR}/host.key"
-# host name -> the operations that put a new CA certificate, key or certificate there in
-# this run: services that read them restart when one changed (read when operations run).
-changed: dict[str, list] = {}
-
-
 def renewed(host) -> bool:
-    return any(op.did_change() for op in changed.get(host.name, []))
+    """A new CA certificate, key or certificate was put on ``host`` in this run (tasks/tls.py
+    lists their operations in the run's context; asked when operations run)."""
+    return any(op.did_change() for op in context.current().tls_changes.get(host.name, []))
 
 
 def restart_on_renewal(service: str, config):

@@ -10,7 +10,7 @@ from pyinfra import host, inventory
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import artifact, hostfacts, packages, rollout, sandbox, secrets, services, tls
+from stack import artifact, context, hostfacts, packages, sandbox, secrets, services, tls
 from stack.configs import directories, file, read, render, secret_file
 from stack.shell import argv
 
@@ -93,7 +93,7 @@ current = status["current"]
 # The service also restarts (behind the same gate) when what it reads changed now, or
 # changed in an earlier run that failed before the switch: it started before them.
 stale = status["stale"]
-rollout.planned[host.name] = rollout.Planned(
+context.current().planned[host.name] = context.Planned(
     release_id=release_id,
     # a new CA too: the app's TLS context is built once per process
     switch=lambda: current != release_id or stale or tls.renewed(host) or any(op.did_change() for op in [env, *units]),

@@ -7,11 +7,12 @@ includes it last in the app tier."""
 from pyinfra import host, local
 from pyinfra.operations import python, server
 
-from stack import rollout
+from stack import context, rollout
 
-if host.name not in rollout.planned:  # alone: what to switch to comes from tasks/app.py
+run = context.current()
+if host.name not in run.planned:  # alone: what to switch to comes from tasks/app.py
     local.include("tasks/app.py")
-planned = rollout.planned[host.name]
+planned = run.planned[host.name]
 python.call(name="Switch to the release, one host at a time, behind the health gate",
             function=rollout.activate, release_id=planned.release_id, sudo=bool(host.data.get("_sudo")),
             _serial=True, _if=planned.switch)

@@ -12,7 +12,7 @@ from pyinfra import host, inventory
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, python, server
 
-from stack import artifact, hostfacts, migration
+from stack import context, hostfacts, migration
 
 runner = migration.runner()
 # Only a host the run connected is asked (a --limit may leave the first app host out;
@@ -23,8 +23,8 @@ current = status["current"] or None
 
 
 def release() -> str:
-    # asked when it runs: deploy.py's app.py sets LAST_RELEASE while the app hosts are prepared
-    return host.data.get("release") or artifact.LAST_RELEASE or current
+    # asked when it runs: deploy.py's tasks/app.py builds the release while the app hosts are prepared
+    return host.data.get("release") or context.current().release or current
 
 
 # The plan, now if the release is already installed (a re-run, or this file alone, --dry
@@ -42,7 +42,7 @@ is_web, is_primary, is_runner = "web_servers" in host.groups, migration.is_prima
 is_replica = "db_servers" in host.groups and not is_primary
 web = inventory.get_group("web_servers", [])
 flag = web[0].data.nginx_maintenance_flag if web else "/nonexistent"
-s = migration.state
+s = migration.current()
 
 python.call(name="Migration plan (pending revisions, their SQL, the DDL lint)", function=migration.make_plan,
             release=release, _if=lambda: is_runner and s.plan is None)

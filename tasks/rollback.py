@@ -24,7 +24,7 @@ from pyinfra import host, inventory, local
 from pyinfra.facts.server import Command
 from pyinfra.operations import python
 
-from stack import hostfacts, metrics, rollout, topology
+from stack import context, hostfacts, metrics, rollout, topology
 from stack.shell import run_on
 
 if host.data.get("db") and host.data.get("restore_backup"):
@@ -88,7 +88,7 @@ def record():
     detail = f"from {facts[host.name]['current'] or 'none'}" + (
         f"; schema downgraded to {downgrade['to']}" if downgrade and downgrade["pending"] else "")
     run_on(host, "stack-app", "record", "rollback", target, "--success", "1", "--duration",
-           f"{time.monotonic() - metrics.STARTED:.1f}", "--detail", detail,
+           f"{time.monotonic() - context.current().started:.1f}", "--detail", detail,
            what="the rollback is done, but its record failed")
 
 metrics.record_run("rollback", release=lambda: target)

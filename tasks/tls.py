@@ -6,7 +6,7 @@ own, issued on the controller only when the one in place is not good for long.""
 from pyinfra import host, logger
 from pyinfra.operations import files
 
-from stack import hostfacts, packages, secrets, tls
+from stack import context, hostfacts, packages, secrets, tls
 from stack.configs import file, secret_file
 
 SERVERS = {"db_servers", "cache_servers", "monitoring_servers"}
@@ -15,7 +15,8 @@ packages.present("ssl-cert group", ["ssl-cert"])  # Debian's group for services 
 files.directory(name="Internal TLS directory", path=tls.DIR, mode="0755")
 ca_cert = secrets.get("tls_ca_cert")
 # A new CA (a rotation) restarts what reads it, as a new key and certificate do.
-tls.changed[host.name] = [file(name="Internal CA certificate", content=ca_cert, dest=tls.CA_CERT)]
+changes = context.current().tls_changes
+changes[host.name] = [file(name="Internal CA certificate", content=ca_cert, dest=tls.CA_CERT)]
 
 if SERVERS & set(host.groups):
     current = hostfacts.output(f"cat {tls.HOST_CERT} 2>/dev/null || true")
@@ -25,7 +26,7 @@ if SERVERS & set(host.groups):
         key, cert = tls.issue(secrets.get("tls_ca_key"), ca_cert, host.name, host.data.private_address,
                               host.data.tls_cert_days)
         # The key first: a certificate is never in place without its key.
-        tls.changed[host.name] += [
+        changes[host.name] += [
             secret_file(name="TLS key", dest=tls.HOST_KEY, content=key, mode="0640", group="ssl-cert"),
             file(name="TLS certificate", content=cert, dest=tls.HOST_CERT),
         ]

@@ -5,7 +5,7 @@ TCP_NODELAY on each SSH connection (stack/hooks.py)."""
 import socket
 import types
 
-from stack import configs, hooks, hostfacts, services
+from stack import configs, context, hooks, hostfacts, services
 
 
 def test_files_read_as_mode_owner_checksum_and_pending_marker_in_the_order_asked():
@@ -30,11 +30,10 @@ def with_host(monkeypatch, answers):
             reads.append(paths)
             return [answers[p] for p in paths]
 
-    host = Host()
-    monkeypatch.setattr(hostfacts, "current_host", types.SimpleNamespace(name="h1", _get_module=lambda: host))
+    monkeypatch.setattr(hostfacts, "current_host", Host())  # pyinfra's host proxy, resolved
     monkeypatch.setattr(hostfacts, "_paths", {})
     monkeypatch.setattr(hostfacts, "_files", {})
-    monkeypatch.setattr(hostfacts, "changed", False)
+    monkeypatch.setattr(context.current(), "changed", False)
     return reads
 
 
@@ -61,7 +60,7 @@ def test_once_something_changed_each_file_is_read_when_asked(monkeypatch):
     hostfacts.manages("/a")
     hostfacts.manages("/b")
     hostfacts.file_state("/a")
-    monkeypatch.setattr(hostfacts, "changed", True)
+    monkeypatch.setattr(context.current(), "changed", True)
     assert hostfacts.file_state("/b") == "B"
     assert reads == [("/a", "/b"), ("/b",)]
 
@@ -135,18 +134,18 @@ def test_every_ssh_connection_gets_tcp_nodelay():
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
-def test_a_changed_or_failed_operation_anywhere_ends_the_one_command_reads(monkeypatch):
-    monkeypatch.setattr(hostfacts, "changed", False)
+def test_a_changed_or_failed_operation_anywhere_ends_the_one_command_reads():
     metas = {"op1": types.SimpleNamespace(did_change=lambda: False, did_succeed=lambda: True),
              "op2": types.SimpleNamespace(did_change=lambda: True, did_succeed=lambda: True)}
     host = type("Host", (), {"name": "h1"})()
-    state = types.SimpleNamespace(ops={host: {k: types.SimpleNamespace(operation_meta=m) for k, m in metas.items()}})
+    state = type("State", (), {})()  # a run of its own, with a context of its own
+    state.ops = {host: {k: types.SimpleNamespace(operation_meta=m) for k, m in metas.items()}}
     watch = hooks.Changes()
     for op in ("op1", "op2"):
         watch.operation_host_start(state, host, op)
-    assert hostfacts.changed is False  # op1 changed nothing; op2 has only started
+    assert context.of(state).changed is False  # op1 changed nothing; op2 has only started
     watch.operation_host_start(state, host, "op3")
-    assert hostfacts.changed is True
+    assert context.of(state).changed is True
 
 
 def test_a_connection_that_is_not_tcp_is_left_alone():

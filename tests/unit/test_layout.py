@@ -74,3 +74,23 @@ def test_test_modules_import_no_other_test_module():
     offenders = [f"{p.relative_to(REPO)}: {name}" for p in _files("tests") for name in sorted(_imports(p))
                  if name.split(".")[-1].startswith(("test_", "conftest")) or ".test_" in name]
     assert not offenders, "test modules importing each other:\n" + "\n".join(offenders)
+
+
+def test_task_files_share_nothing_through_module_globals():
+    """What one task file hands another goes through the run's context (stack/context.py):
+    no ``global`` statement, and no writing into another module's names."""
+    modules = {p.stem for p in (REPO / "stack").glob("*.py")}
+    offenders = []
+    for path in _files("stack", "tasks", "deploy.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Global):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: global {', '.join(node.names)}")
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, ast.AugAssign) else []
+            for target in targets:
+                while isinstance(target, ast.Subscript):
+                    target = target.value
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and target.value.id in modules:
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: {target.value.id}.{target.attr}")
+    assert not offenders, "module globals written across files:\n" + "\n".join(offenders)

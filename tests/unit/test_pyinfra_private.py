@@ -42,3 +42,4 @@ def test_nothing_changed_is_undone_afterwards():
     with pyinfra_private.nothing_changed() as original:
         assert original is real and OperationMeta.did_change(object()) is False
     assert OperationMeta.did_change is real
+
