@@ -52,12 +52,10 @@ def alembic_config():
     return Config(str(REPO / "migrations/alembic.ini"))
 
 
+@pytest.fixture(scope="session")
 def offline_sql() -> str:
     """`alembic upgrade head --sql`, as the migration flow shows it."""
     out = StringIO()
     from alembic import command
     command.upgrade(Config(str(REPO / "migrations/alembic.ini"), output_buffer=out), "head", sql=True)
     return out.getvalue()
-
-
-

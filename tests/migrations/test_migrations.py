@@ -10,7 +10,6 @@ from pytest_alembic.tests import test_single_head_revision, test_up_down_consist
 
 from stack import ddl
 from tests.helpers import REPO
-from tests.migrations.conftest import offline_sql
 
 REVISIONS = sorted((REPO / "migrations/versions").glob("*.py"))
 
@@ -29,10 +28,10 @@ def test_base_to_head_to_base_to_head(alembic_runner):
     assert alembic_runner.current == alembic_runner.heads[0]
 
 
-def test_the_offline_sql_renders_every_revision():
+def test_the_offline_sql_renders_every_revision(offline_sql):
     script = ScriptDirectory.from_config(__import__("alembic.config").config.Config(
         str(REPO / "migrations/alembic.ini")))
-    assert list(ddl.by_revision(offline_sql())) == [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert list(ddl.by_revision(offline_sql)) == [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 @pytest.mark.parametrize("path", REVISIONS, ids=lambda p: p.stem)
@@ -42,9 +41,9 @@ def test_every_revision_says_whether_it_is_breaking_or_destructive_and_what_risk
     assert set(mod.intended) <= set(ddl.RULES)
 
 
-def test_no_revision_has_risky_ddl_it_does_not_intend():
+def test_no_revision_has_risky_ddl_it_does_not_intend(offline_sql):
     intended = {module(p).revision: set(module(p).intended) for p in REVISIONS}
-    assert ddl.lint(offline_sql(), intended) == []
+    assert ddl.lint(offline_sql, intended) == []
 
 
 def test_the_data_migration_marks_existing_sales_as_web_and_its_downgrade_clears_them(alembic_runner, alembic_engine):
