@@ -12,6 +12,7 @@ stop the rollout.
 import datetime
 import json
 import time
+from pathlib import Path
 
 from pyinfra import host, inventory, logger, state
 from pyinfra.operations import python
@@ -34,27 +35,8 @@ def activate(release_id: str, sudo: bool, action: str = "deploy"):
         bake(release_id, sudo)
 
 
-# Runs on each web host: this app host's requests in nginx's JSON access log since
-# the switch (upstream_addr tells the app hosts apart): count, 5xx, P99.
-TRAFFIC = """
-import datetime, json, os, sys
-upstream, since = sys.argv[1], datetime.datetime.fromisoformat(sys.argv[2])
-path, times, errors = "/var/log/nginx/access.log", [], 0
-with open(path, "rb") as f:
-    f.seek(max(0, os.path.getsize(path) - (32 << 20)))
-    for raw in f:
-        try:
-            r = json.loads(raw)
-            if upstream in r["upstream_addr"].replace(" ", "").split(",") and \
-                    datetime.datetime.fromisoformat(r["time"]) >= since:
-                times.append(float(r["request_time"]))
-                errors += int(r["error"])
-        except (ValueError, KeyError):
-            continue
-times.sort()
-print(json.dumps({"requests": len(times), "errors": errors,
-                  "p99": times[max(0, -(-len(times) * 99 // 100) - 1)] if times else 0.0}))
-"""
+# Runs on each web host (python3 -c): this app host's requests at nginx since the switch.
+TRAFFIC = (Path(__file__).parent / "hosttools/traffic.py").read_text()
 
 
 def traffic(upstream: str, since) -> tuple[int, int, float]:
