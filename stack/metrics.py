@@ -5,7 +5,7 @@ point (success=0) is also posted to the alert webhook there, when
 influxdb_failure_webhook is on.
 
 The measurements and their fields are defined once, in
-stack/hosttools/stack_influx.py (MEASUREMENTS); the dashboards are tested
+stack/hosttools/stack_influx/measurements.py (MEASUREMENTS); the dashboards are tested
 against that definition.
 """
 

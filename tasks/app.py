@@ -3,15 +3,14 @@ on the controller, installed as a release beside the others. deploy.py then runs
 the migration flow (tasks/migrate.py) and switches the hosts to the release one at
 a time (tasks/app_switch.py)."""
 
-import json
 from pathlib import Path
 
 from pyinfra import host, inventory
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import artifact, context, hostfacts, packages, sandbox, secrets, services, tls
-from stack.configs import directories, file, read, render, secret_file
+from stack import artifact, context, hostfacts, packages, programs, sandbox, secrets, services, tls
+from stack.configs import directories, file, render, secret_file
 from stack.shell import argv
 
 name, root, port = host.data.app_name, host.data.app_root, host.data.app_port
@@ -37,16 +36,6 @@ env = secret_file(
     user=host.data.app_user,
     group=host.data.app_user,
 )
-# The migration step's own database user (DDL): root's only, never the app's.
-files.directory(name="stack config directory", path="/etc/stack", mode="0700")
-secret_file(
-    name="Migration settings",
-    dest="/etc/stack/app-migrate.env",
-    content=render("templates/app/app.env.j2", primary=primary, cache=cache, tls=tls,
-                   user=host.data.mysql_migration_user, db_password=secrets.get("mysql_migration_password"),
-                   redis_password=None),
-)
-
 units = [
     *[file(name=f"systemd {unit}", content=render(f"templates/app/app.{unit}.j2"),
            dest=f"/etc/systemd/system/{name}.{unit}")
@@ -58,15 +47,22 @@ systemd.daemon_reload(name="systemd reload", _if=lambda: any(u.did_change() for 
 # The socket is what listens: restarts of the service queue connections, never refuse them.
 services.kept(name="App socket", service=f"{name}.socket", running=True, enabled=True)
 
-file(name="stack-app program", content=read("stack/hosttools/stack_app.py"), dest="/usr/local/sbin/stack-app",
-     mode="0755")
 app_config = {
     "root": root, "service": name, "keep_releases": host.data.app_keep_releases,
     "health_url": f"http://{host.data.private_address}:{port}/health",
     "health_timeout": host.data.app_health_timeout,
     "migration_lock_wait": host.data.app_migration_lock_wait,
 }
-file(name="stack-app config", content=json.dumps(app_config, indent=1, sort_keys=True), dest="/etc/stack/app.json")
+programs.install("stack-app", config_name="stack-app config", config_path="/etc/stack/app.json", config=app_config,
+                 secret=False)
+# The migration step's own database user (DDL): root's only, never the app's.
+secret_file(
+    name="Migration settings",
+    dest="/etc/stack/app-migrate.env",
+    content=render("templates/app/app.env.j2", primary=primary, cache=cache, tls=tls,
+                   user=host.data.mysql_migration_user, db_password=secrets.get("mysql_migration_password"),
+                   redis_password=None),
+)
 
 # -- the release -----------------------------------------------------------------------
 status = hostfacts.app_status()

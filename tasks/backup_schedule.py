@@ -1,21 +1,20 @@
 """Backups kept in place on db_servers (backup_enabled): stack-backup, its config,
 the S3 bucket, and on the backup source host (the first replica, or the
 primary) the daily timer and the binlog archiver (point-in-time recovery).
-stack/hosttools/stack_backup.py does the work on the host.
+stack/hosttools/stack_backup does the work on the host.
 
 The config holds the S3 keys and the age *public* recipient: nothing on a db
 host can decrypt a backup.
 """
 
 import ipaddress
-import json
 
 from pyinfra import host
 from pyinfra.facts.files import File
 from pyinfra.operations import server, systemd
 
-from stack import metrics, packages, secrets, services, tls, topology
-from stack.configs import directories, file, read, render, secret_file
+from stack import metrics, packages, programs, secrets, services, tls, topology
+from stack.configs import directories, file, render
 from stack.shell import argv
 from stack.validate import environment_of
 
@@ -25,17 +24,13 @@ is_source = topology.backup_source().name == host.name
 primary = topology.primary().data
 
 packages.present("Backup tools", ["mariadb-backup", "zstd", "age", "python3-boto3", "python3-pymysql"])
-directories(("/etc/stack", "0700", "root", "root"), (host.data.backup_local_dir, "0700", "root", "root"),
-            name="stack config and local backups directories")
-file(name="stack-backup program", content=read("stack/hosttools/stack_backup.py"), dest="/usr/local/sbin/stack-backup",
-     mode="0755")
+directories((host.data.backup_local_dir, "0700", "root", "root"), name="Local backups directory")
 # Points (backup, restore, drill) are written from here, by the timers too.
 writer = metrics.host_writer_config(host)
 if writer:
-    file(name="stack-influx program", content=read("stack/hosttools/stack_influx.py"),
-         dest="/usr/local/sbin/stack-influx", mode="0755")
-    secret_file(name="InfluxDB writer config", dest=WRITER_CONFIG, content=json.dumps(writer, indent=1, sort_keys=True))
-config = secret_file(name="stack-backup config", dest="/etc/stack/backup.json", content=json.dumps({
+    programs.install("stack-influx", config_name="InfluxDB writer config", config_path=WRITER_CONFIG,
+                     config=writer)
+backup = {
     "method": host.data.backup_method,
     "host": host.name,
     "environment": environment_of(host),
@@ -65,7 +60,9 @@ config = secret_file(name="stack-backup config", dest="/etc/stack/backup.json", 
         "access_key_id": secrets.get("s3_access_key_id"),
         "secret_access_key": secrets.get("s3_secret_access_key"),
     },
-}, indent=1, sort_keys=True))
+}
+config = programs.install("stack-backup", config_name="stack-backup config", config_path="/etc/stack/backup.json",
+                          config=backup)
 
 # Ensured again when the config changed or no ensure has completed (its marker goes
 # first, comes last): asking S3 on every run was 0.8 s of a no-op converge. A bucket

@@ -6,14 +6,12 @@ from this project's own machines, so there that step fails loudly; it is never
 skipped. influxdb_major 1: the distribution's package, what the testbed runs.
 """
 
-import json
-
 from pyinfra import host
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, server
+from pyinfra.operations import server
 
-from stack import packages, sandbox, secrets, services, tls, vendor
-from stack.configs import checked_template, file, read, secret_file
+from stack import packages, programs, sandbox, secrets, services, tls, vendor
+from stack.configs import checked_template
 
 # major -> (packages, config template, config file, check). influxd 1.x has no
 # config check: parsing the file with `config` is what fails on a bad one.
@@ -36,10 +34,7 @@ services.kept(name="InfluxDB running", service="influxdb", running=True, enabled
 sandbox.drop_in("influxdb", write=["/var/lib/influxdb", "-/var/log/influxdb"])  # "-": 2.x logs to the journal only
 tls.restart_on_renewal("influxdb", config_op)  # a new certificate is read at start
 
-files.directory(name="stack config directory", path="/etc/stack", mode="0700")
-file(name="stack-influx program", content=read("stack/hosttools/stack_influx.py"), dest="/usr/local/sbin/stack-influx",
-     mode="0755")
-desired = secret_file(name="InfluxDB desired state", dest="/etc/stack/influxdb.json", content=json.dumps({
+setup = {
     "major": major,
     "url": f"https://{host.data.private_address}:{host.data.influxdb_port}",
     "ca": tls.CA_CERT,
@@ -51,7 +46,9 @@ desired = secret_file(name="InfluxDB desired state", dest="/etc/stack/influxdb.j
     "writer_user": host.data.influxdb_writer_user,
     "writer_password": secrets.get("influxdb_writer_password"),
     "webhook_url": secrets.get("alert_webhook_url") if host.data.influxdb_failure_webhook else None,
-}, indent=1, sort_keys=True))
+}
+desired = programs.install("stack-influx", config_name="InfluxDB desired state",
+                           config_path="/etc/stack/influxdb.json", config=setup)
 in_sync = host.get_fact(Command, command="stack-influx setup --check >/dev/null 2>&1 && echo yes || echo no")
 server.shell(name="InfluxDB users, database and retention", commands=["stack-influx setup --apply"],
              _if=lambda: desired.did_change() or in_sync != "yes")

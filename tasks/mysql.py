@@ -3,21 +3,20 @@ app_servers get the client. The flavour follows the distribution, decided here
 only: MariaDB on Debian, MySQL 8.0 on Ubuntu.
 
 Accounts and replication are applied on the host by stack-mysql
-(stack/hosttools/stack_mysql.py), over the unix socket as root, from a 0600
+(stack/hosttools/stack_mysql), over the unix socket as root, from a 0600
 desired-state file: no password is ever on a command line or in the output.
 """
 
 import hashlib
 import ipaddress
-import json
 
 from pyinfra import host, inventory
 from pyinfra.facts.hardware import Memory
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, server
+from pyinfra.operations import server
 
-from stack import hostfacts, packages, sandbox, secrets, services, tls
-from stack.configs import checked_template, directories, file, read, secret_file
+from stack import hostfacts, packages, programs, sandbox, secrets, services, tls
+from stack.configs import checked_template, directories
 
 FLAVOURS = {
     "mariadb": {
@@ -132,11 +131,8 @@ if "db_servers" in host.groups:
     )
     tls.restart_on_renewal(flavour["service"], config)  # a new certificate is read at start
 
-    files.directory(name="stack config directory", path="/etc/stack", mode="0700")
-    file(name="stack-mysql program", content=read("stack/hosttools/stack_mysql.py"),
-         dest="/usr/local/sbin/stack-mysql", mode="0755")
-    desired = secret_file(name="MySQL desired state", dest="/etc/stack/mysql.json",
-                          content=json.dumps(desired_state(), indent=1, sort_keys=True))
+    desired = programs.install("stack-mysql", config_name="MySQL desired state",
+                               config_path="/etc/stack/mysql.json", config=desired_state())
 
     def check(what):
         out = host.get_fact(Command, command=f"stack-mysql {what} --check >/dev/null 2>&1 && echo yes || echo no")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from stack.hosttools.stack_app import App, Failure
+from stack.hosttools.stack_app.app import App, Failure
 
 
 @pytest.fixture

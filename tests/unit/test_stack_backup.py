@@ -2,7 +2,7 @@
 
 import datetime
 
-from stack.hosttools.stack_backup import backup_id, expired, id_time, key_started, unneeded_binlogs
+from stack.hosttools.stack_backup.store import backup_id, expired, id_time, key_started, unneeded_binlogs
 
 NOW = datetime.datetime(2026, 11, 25, 2, 0, tzinfo=datetime.timezone.utc)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stack.hosttools.stack_influx import MEASUREMENTS, Failure, line
+from stack.hosttools.stack_influx.measurements import MEASUREMENTS, Failure, line
 from tests.unit.test_influxdb import influxd2
 
 
@@ -53,14 +53,14 @@ def receiver():
 
 
 def test_a_successful_point_is_not_posted_to_the_webhook(receiver):
-    from stack.hosttools.stack_influx import notify
+    from stack.hosttools.stack_influx.influx import notify
     notify({"webhook_url": receiver.url + "/hook"}, "deployment", {}, {"success": "1"})
     notify({"webhook_url": receiver.url + "/hook"}, "deployment", {}, {"success": "0"})  # control
     assert [path for path, _ in receiver.requests] == ["/hook"]
 
 
 def test_an_unreachable_webhook_is_named_without_its_secret_path():
-    from stack.hosttools.stack_influx import notify
+    from stack.hosttools.stack_influx.influx import notify
     with pytest.raises(Failure) as e:
         notify({"webhook_url": "http://user:pw@127.0.0.1:9/services/T000/B000/secret-token"}, "deployment", {},
                {"success": "0"})
@@ -74,7 +74,7 @@ def test_an_unreachable_webhook_is_named_without_its_secret_path():
     "CREATE USER \"admin\" WITH PASSWORD 'writer-secret-1234' WITH ALL PRIVILEGES",
 ])
 def test_a_refused_statement_is_reported_without_its_password(receiver, statement):
-    from stack.hosttools.stack_influx import Influx
+    from stack.hosttools.stack_influx.influx import Influx
     receiver.status = 500
     influx = Influx({"url": receiver.url, "retention_days": 90, "admin_user": "admin", "admin_password": "a-p"})
     with pytest.raises(Failure) as e:
@@ -96,7 +96,7 @@ def test_influxdb2_setup_converges_and_then_reports_in_sync(tmp_path):  # pragma
     import subprocess
     import time
 
-    from stack.hosttools import stack_influx
+    from stack.hosttools.stack_influx import cli, influx2
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -110,10 +110,10 @@ def test_influxdb2_setup_converges_and_then_reports_in_sync(tmp_path):  # pragma
             "major": 2, "url": f"http://127.0.0.1:{port}", "org": "o", "database": "metrics",
             "retention_days": 90, "admin_user": "admin",
             "admin_password": "operator-token-1234", "writer_user": "w", "writer_password": "writer-pass-1234"}))
-        stack_influx.Influx2.APPLIED = str(tmp_path / "applied")
-        assert stack_influx.main(["--config", str(config), "setup", "--apply"]) == 0
-        assert stack_influx.main(["--config", str(config), "setup", "--check"]) == 0
-        assert stack_influx.main(["--config", str(config), "write", "deployment", "release=r", "success=1"]) == 0
+        influx2.Influx2.APPLIED = str(tmp_path / "applied")
+        assert cli.main(["--config", str(config), "setup", "--apply"]) == 0
+        assert cli.main(["--config", str(config), "setup", "--check"]) == 0
+        assert cli.main(["--config", str(config), "write", "deployment", "release=r", "success=1"]) == 0
     finally:
         server.terminate()
 

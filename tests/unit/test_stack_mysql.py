@@ -1,6 +1,6 @@
 """stack-mysql's decisions, from what a server reports to the statements it runs."""
 
-from stack.hosttools.stack_mysql import account_statements, parse_grants
+from stack.hosttools.stack_mysql.accounts import account_statements, parse_grants
 
 APP_HASH = "*73BA925A5465033853B298EB7171B6EF7D781755"
 ROOT_HASH = "*1245E6B655BE1B3BB0CCB63C4FC7CA43DCFB8D6B"
@@ -159,7 +159,8 @@ def test_mariadb_root_without_its_password_fallback_is_fixed():
 
 
 def test_replica_that_reports_no_status_is_a_clear_error():
-    from stack.hosttools.stack_mysql import DIALECT, Failure, wait_until_replicating
+    from stack.hosttools.stack_mysql.dialect import DIALECT, Failure
+    from stack.hosttools.stack_mysql.replica import wait_until_replicating
 
     class NoStatus:  # a server answering SHOW SLAVE STATUS with no row
         def execute(self, sql):

@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from stack.hosttools.stack_influx import MEASUREMENTS
+from stack.hosttools.stack_influx.measurements import MEASUREMENTS
 from stack import tls
 from tests.helpers import REPO, load_inventory, render_for
 

@@ -1,0 +1,114 @@
+"""stack-app: Capistrano-style releases of one app on one host.
+
+Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
+
+    /srv/<app>/releases/<id>/   source, migrations and its own venv
+    /srv/<app>/shared/          app.env (0600, the app user's), logs
+    /srv/<app>/current       -> releases/<id>
+    /srv/<app>/revisions.log    who deployed or rolled back what, and when
+
+    stack-app releases                 installed release ids, oldest first
+    stack-app current                  the id current points at
+    stack-app install ID ARTIFACT      unpack, build the venv offline, then make it visible
+    stack-app plan ID                  pending revisions (and what they declare), their SQL, the schema's hash
+    stack-app plan ID --down-to REV    what downgrading to REV would undo (ID's scripts), newest first
+    stack-app head ID                  the head revision of ID's migrations
+    stack-app migrate ID [--check]     alembic upgrade head (lock-wait timeout), then --check-heads
+    stack-app downgrade ID REV         alembic downgrade REV with ID's scripts, then checked
+    stack-app activate ID [--action A] switch, restart, health-gate; switch back on failure
+    stack-app previous                 the release that ran before the current one (revisions.log)
+    stack-app status                   current, previous, installed, stale and the python, as JSON (one round trip)
+    stack-app record ACTION RELEASE --success 0|1 --duration S [--from R --to R --detail D]
+                                       deployment_record and audit_log rows
+    stack-app prune                    keep the newest `keep`, never current or previous
+    stack-app stale                    "stale" if the running service predates its settings
+
+Standalone on purpose: Python 3 only (plan, head and record run in a release's own venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+
+from .app import App, Failure
+
+CONFIG = "/etc/stack/app.json"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="stack-app", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default=CONFIG)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("releases")
+    sub.add_parser("current")
+    sp = sub.add_parser("install")
+    sp.add_argument("id")
+    sp.add_argument("artifact")
+    sp = sub.add_parser("migrate")
+    sp.add_argument("id")
+    sp.add_argument("--check", action="store_true")
+    sp = sub.add_parser("activate")
+    sp.add_argument("id")
+    sp.add_argument("--action", choices=["deploy", "rollback"], default="deploy", help="as revisions.log says it")
+    sub.add_parser("previous")
+    sub.add_parser("status")
+    sp = sub.add_parser("plan")
+    sp.add_argument("id")
+    sp.add_argument("--down-to", help="what downgrading to this revision would undo, instead")
+    sp = sub.add_parser("head")
+    sp.add_argument("id")
+    sp = sub.add_parser("downgrade")
+    sp.add_argument("id", help="a release whose scripts know the current revision (the one running)")
+    sp.add_argument("to")
+    sp = sub.add_parser("record")
+    sp.add_argument("action", choices=["migrate", "rollback"])
+    sp.add_argument("release")
+    sp.add_argument("--success", type=int, choices=[0, 1], required=True)
+    sp.add_argument("--duration", type=float, required=True)
+    sp.add_argument("--from", dest="from_revision")
+    sp.add_argument("--to", dest="to_revision")
+    sp.add_argument("--detail", default="")
+    sub.add_parser("prune")
+    sub.add_parser("stale")
+    args = p.parse_args(argv)
+    with open(args.config) as f:
+        app = App(json.load(f))
+    try:
+        if args.cmd == "releases":
+            print("\n".join(app.installed()))
+        elif args.cmd == "current":
+            print(app.current_id() or "")
+        elif args.cmd == "install":
+            app.install(args.id, args.artifact)
+        elif args.cmd == "migrate":
+            return app.migrate(args.id, args.check)
+        elif args.cmd == "activate":
+            app.activate(args.id, args.action)
+        elif args.cmd == "previous":
+            print(app.previous_id() or "")
+        elif args.cmd == "status":
+            print(json.dumps({"current": app.current_id() or "", "previous": app.previous_id() or "",
+                              "installed": app.installed(), "stale": app.stale(),
+                              # what the releases' venvs are built with (this interpreter): wheels must match it
+                              "python": f"{sys.version_info[0]}.{sys.version_info[1]} {platform.machine()} "
+                                        f"{platform.libc_ver()[1]}"}))
+        elif args.cmd == "plan":
+            print(json.dumps(app.plan(args.id, args.down_to)))
+        elif args.cmd == "head":
+            print(app.head(args.id))
+        elif args.cmd == "downgrade":
+            app.downgrade(args.id, args.to)
+        elif args.cmd == "record":
+            app.record(args.action, args.release, bool(args.success), args.duration, args.detail,
+                       args.from_revision, args.to_revision)
+        elif args.cmd == "prune":
+            app.prune()
+        elif args.cmd == "stale":
+            print("stale" if app.stale() else "fresh")
+    except Failure as e:
+        print(f"stack-app: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,70 @@
+"""The MariaDB server, over its unix socket as root: what a manifest records, dumps
+and loads."""
+
+from __future__ import annotations
+
+from .commands import pipeline
+
+
+def facts(cfg: dict) -> dict:
+    """What the manifest records about the server: position, revision, rows per table."""
+    import pymysql
+
+    conn = pymysql.connect(unix_socket=cfg["socket"], user="root")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@gtid_current_pos, @@version")
+            gtid, version = cur.fetchone()
+            rows, revision = {}, None
+            for db in cfg["databases"]:
+                cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                            "AND table_type = 'BASE TABLE' ORDER BY table_name", (db,))
+                for (table,) in cur.fetchall():
+                    cur.execute(f"SELECT COUNT(*) FROM `{db}`.`{table}`")
+                    rows[f"{db}.{table}"] = cur.fetchone()[0]
+                    if table == "alembic_version":
+                        cur.execute(f"SELECT version_num FROM `{db}`.`alembic_version`")
+                        revision = (cur.fetchone() or [None])[0]
+        return {"gtid_current_pos": gtid, "server_version": version, "rows": rows, "alembic_revision": revision}
+    finally:
+        conn.close()
+
+
+def dump_command(socket: str, databases: list[str], *extra: str) -> list[str]:
+    return ["mariadb-dump", "--user=root", f"--socket={socket}", "--single-transaction", "--routines", "--triggers",
+            "--events", "--hex-blob", *extra, "--databases", *databases]
+
+
+def recreate(socket: str, drop: list[str], create: list[str]):
+    import pymysql
+
+    conn = pymysql.connect(unix_socket=socket, user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for db in drop:
+                cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+            for db in create:
+                cur.execute(f"CREATE DATABASE `{db}`")
+    finally:
+        conn.close()
+
+
+def load(socket: str, path: str, databases: list[str], only: str | None = None):
+    """The databases emptied, then a dump (zstd) loaded; ``only``: that one of its databases."""
+    recreate(socket, databases, databases)
+    pipeline(["zstd", "-d", "-q"], ["mariadb", "--user=root", f"--socket={socket}",
+                                    *(["--one-database", only] if only else [])], stdin_path=path)
+
+
+def forget_replication(cfg: dict):
+    """A backup taken on a replica carries its replication state: this server starts
+    anew as a primary with a fresh binlog, and its replicas are seeded again."""
+    import pymysql
+
+    conn = pymysql.connect(unix_socket=cfg["socket"], user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            for sql in ("STOP SLAVE", "RESET SLAVE ALL", "RESET MASTER", "SET GLOBAL gtid_slave_pos = ''"):
+                cur.execute(sql)
+    finally:
+        conn.close()
