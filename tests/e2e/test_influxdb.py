@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.e2e.helpers import pyinfra_on_testbed, query, rows
+from tests.monitoring import grafana_queries
 
 
 def test_influxdb_is_running_enabled_and_on_the_private_address(host, address):
@@ -59,8 +60,7 @@ def accepted(host, influxql):
 
 
 def test_every_dashboard_and_alert_query_is_accepted_by_influxdb(host):
-    from tests.unit.test_grafana import all_queries
-    for where, influxql in all_queries(major=1):
+    for where, influxql in grafana_queries(major=1):
         ok, result = accepted(host, influxql)
         assert ok, f"{where}: {result}"
 

@@ -13,7 +13,7 @@ import yaml
 
 from stack import grafana
 from tests.helpers import load_inventory, render_for
-from tests.unit.test_telegraf import produced
+from tests.monitoring import grafana_queries, produced
 
 MON = "mon1.prod.example.com"
 
@@ -46,15 +46,6 @@ def reads(query: str) -> tuple[str, str]:
         return (re.search(r'FROM "[^"]+"\."([^"]+)"', query)[1],
                 re.search(r'^SELECT [^"]*"([^"]+)"', query)[1])
     return re.search(r'r._measurement == "([^"]+)"', query)[1], re.search(r'r._field == "([^"]+)"', query)[1]
-
-
-def all_queries(major):
-    for file, dash in grafana.dashboards(major, "metrics", "90d").items():
-        for panel in dash["panels"]:
-            for target in panel["targets"]:
-                yield f"{file}: {panel['title']}", target["query"]
-    for rule in grafana.alert_rules(major, "metrics", "90d", data())["groups"][0]["rules"]:
-        yield f"alert {rule['title']}", rule["data"][0]["model"]["query"]
 
 
 def test_ini_holds_no_password_and_reads_secrets_from_files():
@@ -133,7 +124,7 @@ def test_application_dashboard_shows_response_time_error_rate_memory_and_cpu():
 @pytest.mark.parametrize("major", [1, 2])
 def test_every_query_reads_a_measurement_and_field_that_is_really_written(major):
     written = produced()
-    for where, query in all_queries(major):
+    for where, query in grafana_queries(major):
         measurement, field = reads(query)
         assert field in written.get(measurement, set()), f"{where}: nothing writes {measurement}.{field}"
 

@@ -10,6 +10,7 @@ import pytest
 
 from stack import tls, vendor
 from tests.helpers import load_inventory, render_for
+from tests.monitoring import influxd2
 
 FINGERPRINT = "AC10D7449F343ADCEFDDC2B6DA61C26A0585BD3B"
 
@@ -19,7 +20,7 @@ def apt_reads(tmp_path, content: str) -> subprocess.CompletedProcess:
     for d in ("parts", "lists/partial", "cache"):
         (tmp_path / d).mkdir(parents=True, exist_ok=True)
     (tmp_path / "parts" / "vendor.sources").write_text(content)
-    options = [f"Dir::Etc::SourceList=/dev/null", f"Dir::Etc::SourceParts={tmp_path}/parts",
+    options = ["Dir::Etc::SourceList=/dev/null", f"Dir::Etc::SourceParts={tmp_path}/parts",
                f"Dir::State::Lists={tmp_path}/lists", f"Dir::Cache={tmp_path}/cache", "Debug::NoLocking=1"]
     return subprocess.run(["apt-get", *[a for o in options for a in ("-o", o)], "update", "--print-uris"],
                           capture_output=True, text=True)
@@ -64,11 +65,6 @@ def test_influxdb2_serves_https_only_with_the_hosts_certificate():
                                       "templates/influxdb/config.toml.j2", tls=tls))
     assert (config["tls-cert"], config["tls-key"]) == (tls.HOST_CERT, tls.HOST_KEY)
     assert config["tls-min-version"] == "1.2" and config["tls-strict-ciphers"] is True
-
-
-def influxd2() -> bool:
-    return bool(shutil.which("influxd")) and "v2." in subprocess.run(["influxd", "version"], capture_output=True,
-                                                                     text=True).stdout
 
 
 @pytest.mark.skipif(not influxd2(), reason="needs InfluxDB 2's influxd: InfluxData's apt repository "

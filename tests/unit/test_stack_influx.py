@@ -3,7 +3,7 @@
 import pytest
 
 from stack.hosttools.stack_influx.measurements import MEASUREMENTS, Failure, line
-from tests.unit.test_influxdb import influxd2
+from tests.monitoring import influxd2
 
 
 def test_point_is_line_protocol_with_typed_fields():
