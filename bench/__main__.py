@@ -9,7 +9,7 @@
 rollout, app and backup run on the testbed converge deployed (tbb), scale on its
 own (tbs); both are removed at the end. It takes 20 to 30 minutes; --only runs
 some (converge is always first when any of rollout, app, backup is asked).
-Each bench prints its figures and ratios; the README's table is made from them.
+Each bench prints its figures and ratios; docs/speed.md's tables are made from them.
 """
 
 from __future__ import annotations

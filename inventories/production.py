@@ -5,8 +5,8 @@ The names below are placeholders: replace them with your hosts, or export the
 PROD_* variables. ``private_address`` is the address on the private network that
 services bind to and the firewall admits peers from.
 
-Connection (group_data/production.py): SSH as the ``deploy`` user with sudo;
-set STACK_SSH_KEY or use your ssh-agent. Secrets: STACK_SECRETS_FILE (README).
+Connection (group_data/all.py): SSH as the ``deploy`` user with sudo, with your
+ssh-agent or ~/.ssh config. Secrets: STACK_SECRETS_FILE (docs/setup.md).
 """
 
 from os import environ as _env

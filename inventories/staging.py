@@ -3,7 +3,7 @@ replica, two app servers behind nginx), as CI applies it.
 
 The names below are placeholders: replace them with your hosts, or export the
 STAGING_* variables. Connection (group_data/staging.py): SSH as ``deploy`` with
-sudo. Secrets: STACK_SECRETS_FILE (README).
+sudo. Secrets: STACK_SECRETS_FILE (docs/setup.md).
 """
 
 from os import environ as _env

@@ -116,7 +116,7 @@ def ca_problems(key_pem: str | None, cert_pem: str | None, min_days: int) -> lis
             out.append("tls_ca_cert is not a CA certificate")
         if cert.not_valid_after_utc - _now() < datetime.timedelta(days=min_days):
             out.append(f"tls_ca_cert expires {cert.not_valid_after_utc:%Y-%m-%d}: within tls_renew_days, so host "
-                       "certificates could not outlive it; rotate the CA (README: Security)")
+                       "certificates could not outlive it; rotate the CA (docs/runbook.md)")
         if key is not None and key.public_key().public_bytes(serialization.Encoding.DER,
                                                             serialization.PublicFormat.SubjectPublicKeyInfo) != \
                 cert.public_key().public_bytes(serialization.Encoding.DER,
