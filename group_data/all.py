@@ -1,6 +1,7 @@
 """Defaults for every host. Override per group in group_data/<group>.py, per host
 in the inventory; group_data/<environment>.py overrides everything, so keep it
-for real per-environment differences. Checked by stack/validate.py."""
+for real per-environment differences. Each key's check is in stack/keys.py;
+every key is listed in docs/keys.md (python -m stack.keys > docs/keys.md)."""
 
 # -- base: packages, time, apt -------------------------------------------------
 # Packages every host gets (Debian/Ubuntu names).

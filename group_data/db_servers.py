@@ -32,6 +32,7 @@ mysql_backup_privileges = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABL
 
 # -- backups (stack-backup; tasks/backup_schedule.py) ---------------------------------
 # (backup_enabled, which the monitoring host's alerts follow too, is in all.py.)
+
 # "physical" (mariadb-backup: fast restore) or "logical" (mariadb-dump: portable, per database).
 backup_method = "physical"
 # Where backups run: "replica" (the first replica, if there is one, else the primary) or "primary".
