@@ -1,7 +1,8 @@
-"""Local testbed: disposable Debian 12 hosts booted by systemd-nspawn, reached
-over SSH as production is (the deploy user, sudo, strict host keys).
+"""Local testbed: disposable Debian hosts (13 trixie by default, or 12 bookworm)
+booted by systemd-nspawn, reached over SSH as production is (the deploy user, sudo,
+strict host keys).
 
-    python -m testbed up|down|status|ssh HOST
+    python -m testbed [--release trixie|bookworm] up|down|status|ssh HOST
 
 Everything a testbed makes is named after it (``--name``, default ``tb``): the
 bridge ``<name>-br``, one netns and veth ``<name>-<host>`` per host, and one

@@ -4,14 +4,16 @@ import argparse
 import os
 import sys
 
-from testbed import TOPOLOGY, Testbed, TestbedError
+from testbed import TOPOLOGY, Testbed, TestbedError, rootfs
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m testbed",
-                                description="Local testbed: disposable Debian 12 hosts booted by systemd-nspawn.")
+                                description="Local testbed: disposable Debian hosts booted by systemd-nspawn.")
     p.add_argument("--name", default=os.environ.get("TESTBED_NAME", "tb"))
     p.add_argument("--subnet", default=os.environ.get("TESTBED_SUBNET", "10.231.0.0/24"))
+    p.add_argument("--release", default=os.environ.get("TESTBED_RELEASE", rootfs.DEFAULT_RELEASE),
+                   choices=list(rootfs.RELEASES), help="the Debian release the hosts boot (default: %(default)s)")
     p.add_argument("--hosts", default=None, help=f"comma-separated subset of {','.join(TOPOLOGY)}")
     p.add_argument("--extra", type=int, default=0, metavar="N",
                    help="also N light base-only hosts, base1..baseN (group base_servers)")
@@ -28,7 +30,7 @@ def main(argv=None) -> int:
         return 2
     hosts = tuple(args.hosts.split(",")) if args.hosts else tuple(TOPOLOGY)
     try:
-        tb = Testbed(name=args.name, subnet=args.subnet, hosts=hosts, extra=args.extra)
+        tb = Testbed(name=args.name, subnet=args.subnet, hosts=hosts, extra=args.extra, release=args.release)
         if args.cmd == "up":
             tb.up()
         elif args.cmd == "down":

@@ -48,6 +48,7 @@ class Testbed:
     subnet: str = "10.231.0.0/24"
     hosts: tuple[str, ...] = tuple(TOPOLOGY)
     extra: int = 0  # base-only hosts added after `hosts`: base1..baseN
+    release: str = rootfs.DEFAULT_RELEASE  # the Debian release every host boots
 
     def __post_init__(self):
         self._boots: dict[str, subprocess.Popen] = {}
@@ -60,6 +61,8 @@ class Testbed:
         if not 0 <= self.extra <= min(room, 200):
             raise TestbedError(f"--extra: 0 to {min(room, 200)} hosts on {self.subnet}")
         self.hosts = tuple(self.hosts) + tuple(f"base{i}" for i in range(1, self.extra + 1))
+        if self.release not in rootfs.RELEASES:
+            raise TestbedError(f"unknown release {self.release!r}: the testbed boots {', '.join(rootfs.RELEASES)}")
 
     # -- names and paths -------------------------------------------------
     @property
@@ -99,7 +102,7 @@ class Testbed:
         if teardown.leftovers(self):
             log(f"clearing stale state of testbed {self.name}")
             self.down()
-        base = rootfs.ensure_base_rootfs()
+        base = rootfs.ensure_base_rootfs(self.release)
         machine.raise_inotify_limit()
         self.state_dir.mkdir(parents=True, mode=0o700)
         key = self.state_dir / "id_ed25519"
@@ -118,6 +121,7 @@ class Testbed:
         state = {
             "name": self.name,
             "subnet": self.subnet,
+            "release": self.release,
             "apt_proxy": f"http://{self.gateway}:{PROXY_PORT}",
             "ssh_key": str(key),
             "ssh_config": str(self.state_dir / "ssh_config"),
@@ -224,7 +228,8 @@ class Testbed:
         if not self.state_file.exists():
             return False
         state = self.load_state()
-        if tuple(state["hosts"]) != self.hosts or state["subnet"] != self.subnet:
+        if tuple(state["hosts"]) != self.hosts or state["subnet"] != self.subnet \
+                or state.get("release") != self.release:
             return False
         if not (url_up(state["apt_proxy"]) and url_up(state.get("s3_endpoint", ""))):
             return False
@@ -239,7 +244,8 @@ class Testbed:
             left = teardown.leftovers(self)
             return f"testbed {self.name}: down" + (f" (stale: {left})" if left else "")
         state = self.load_state()
-        lines = [f"testbed {self.name} ({state['subnet']}), proxy " + ("up" if url_up(state["apt_proxy"]) else "DOWN")
+        lines = [f"testbed {self.name} (Debian {state.get('release', 'bookworm')}, {state['subnet']}), proxy "
+                 + ("up" if url_up(state["apt_proxy"]) else "DOWN")
                  + f", S3 {state['s3_endpoint']} " + ("up" if url_up(state["s3_endpoint"]) else "DOWN")]
         for host, info in state["hosts"].items():
             ok = self.ssh(host, "systemctl", "is-system-running", check=False)

@@ -1,5 +1,5 @@
-"""The cached Debian rootfs every testbed host overlays, built once by
-debootstrap from the mirror this machine's own apt configuration names."""
+"""The cached Debian rootfs every testbed host overlays, one per release, built once
+by debootstrap from the mirror this machine's own apt configuration names."""
 
 from __future__ import annotations
 
@@ -11,18 +11,23 @@ from pathlib import Path
 from testbed.machine import TestbedError, log, run
 
 CACHE_DIR = Path(os.environ.get("TESTBED_CACHE_DIR", "/var/cache/stack-testbed"))
-SUITE = "bookworm"
+# The Debian releases a testbed boots (codename -> version): the support matrix's
+# (docs/platforms.md). The first is the default.
+RELEASES = {"trixie": "13", "bookworm": "12"}
+DEFAULT_RELEASE = next(iter(RELEASES))
 BASE_PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3,iproute2,sudo,ca-certificates"
 # Bump the suffix when what the rootfs holds changes, so old caches are not reused.
-BASE_NAME = f"{SUITE}-base-v3"
+BASE_VERSION = "v3"
 # The user the deploy connects as, exactly as in production: key-only login
 # (the key is added per host) and passwordless sudo. Root has no SSH key.
 DEPLOY_USER = "deploy"
 
 
-def apt_mirror(sources_dir: Path = Path("/etc/apt"), suite: str = SUITE) -> str:
+def apt_mirror(sources_dir: Path = Path("/etc/apt"), suite: str = DEFAULT_RELEASE) -> str:
     """The Debian mirror the controller itself uses for ``suite``, read from its apt
-    config.
+    config. A mirror that serves one release serves the others: a controller on
+    bookworm gives its own archive for trixie too (and its security archive for
+    trixie-security).
 
     The repository never names a mirror: whatever this machine is set up with is
     what the test hosts use too.
@@ -46,25 +51,32 @@ def apt_mirror(sources_dir: Path = Path("/etc/apt"), suite: str = SUITE) -> str:
     for uri, suites in entries:
         if suite in suites:  # the main archive has SUITE, the security archive only SUITE-security
             return uri
+    kind = suite.partition("-")[2]  # "" for the main archive, "security", "updates"
+    for uri, suites in entries:
+        if any(s.partition("-")[0] in RELEASES and s.partition("-")[2] == kind for s in suites):
+            return uri
     raise TestbedError(f"no Debian mirror for {suite} found in {sources_dir}/sources.list(.d)")
 
 
-def ensure_base_rootfs() -> Path:
-    """The cached rootfs; built once."""
-    base = CACHE_DIR / BASE_NAME
+def ensure_base_rootfs(release: str = DEFAULT_RELEASE) -> Path:
+    """The cached rootfs of ``release``; built once."""
+    if release not in RELEASES:
+        raise TestbedError(f"unknown release {release!r}: the testbed boots {', '.join(RELEASES)}")
+    name = f"{release}-base-{BASE_VERSION}"
+    base = CACHE_DIR / name
     if base.exists():
         return base
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    partial = CACHE_DIR / (BASE_NAME + ".partial")
+    partial = CACHE_DIR / (name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)  # a killed build leaves this behind
-    mirror = apt_mirror()
-    log(f"building the base rootfs with debootstrap from {mirror} (about a minute, cached)")
-    run("debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", SUITE, str(partial), mirror)
+    mirror = apt_mirror(suite=release)
+    log(f"building the {release} base rootfs with debootstrap from {mirror} (about a minute, cached)")
+    run("debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", release, str(partial), mirror)
     # Per-host identity is made at boot time, never shared through the cache.
     for key in (partial / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     (partial / "etc/machine-id").write_text("")
-    patch(partial)
+    patch(partial, release)
     run("chroot", str(partial), "useradd", "--create-home", "--shell", "/bin/bash", DEPLOY_USER)
     sudoers = partial / "etc/sudoers.d" / DEPLOY_USER
     sudoers.write_text(f"{DEPLOY_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
@@ -73,17 +85,17 @@ def ensure_base_rootfs() -> Path:
     return base
 
 
-def patch(root: Path):
+def patch(root: Path, release: str):
     """The security updates applied, as on any installed Debian, then the security suite
     taken out of the sources again: adding it from the host's own mirror is the
     deploy's job (tasks/base.py), and that path must run on the testbed too."""
     try:
-        security = apt_mirror(suite=f"{SUITE}-security")
+        security = apt_mirror(suite=f"{release}-security")
     except TestbedError:
         log("no security mirror in this machine's apt config: the base rootfs is not patched")
         return
     extra = root / "etc/apt/sources.list.d/build-security.list"
-    extra.write_text(f"deb {security} {SUITE}-security main\n")
+    extra.write_text(f"deb {security} {release}-security main\n")
     try:
         run("chroot", str(root), "apt-get", "update", "-qq")
         run("chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "upgrade", "-y", "-qq")

@@ -17,7 +17,7 @@ import yaml
 
 from testbed import Testbed
 from tests.helpers import MEASUREMENTS, run_pyinfra
-from tests.e2e.helpers import ENV, NAME, SUBNET
+from tests.e2e.helpers import ENV, NAME, RELEASE, SUBNET
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def testbed():
-    tb = Testbed(name=NAME, subnet=SUBNET)
+    tb = Testbed(name=NAME, subnet=SUBNET, release=RELEASE)
     tb.down()  # a fresh testbed every session, whatever a killed run left
     tb.up()
     yield tb

@@ -5,15 +5,19 @@ modules import from here, never from each other; fixtures live in conftest.py.""
 import datetime
 import http.client
 import json
+import os
 import re
 import shutil
 import ssl
 import time
 
+from testbed import rootfs
 from tests.helpers import REPO, run_pyinfra
 
-# The tests' own testbed, beside a developer's `tb`.
+# The tests' own testbed, beside a developer's `tb`, on the release TESTBED_RELEASE names
+# (.ci/run runs the suite on each release of the support matrix).
 NAME, SUBNET = "tbtest", "10.231.9.0/24"
+RELEASE = os.environ.get("TESTBED_RELEASE", rootfs.DEFAULT_RELEASE)
 ENV = {"TESTBED_NAME": NAME}
 
 

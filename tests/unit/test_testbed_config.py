@@ -23,8 +23,21 @@ def test_mirror_is_read_from_legacy_sources_list(tmp_path):
 
 
 def test_no_mirror_is_a_clear_error(tmp_path):
-    with pytest.raises(TestbedError, match="no Debian mirror for bookworm found"):
+    with pytest.raises(TestbedError, match="no Debian mirror for trixie found"):
         apt_mirror(tmp_path)
+
+
+def test_a_mirror_of_one_release_serves_the_others(tmp_path):
+    """A bookworm controller's sources give trixie hosts their archive and security archive."""
+    (tmp_path / "sources.list").write_text("deb http://mirror.invalid/debian bookworm main\n"
+                                           "deb http://sec.invalid/debian-security bookworm-security main\n")
+    assert apt_mirror(tmp_path, suite="trixie") == "http://mirror.invalid/debian"
+    assert apt_mirror(tmp_path, suite="trixie-security") == "http://sec.invalid/debian-security"
+
+
+def test_an_unknown_release_is_refused():
+    with pytest.raises(TestbedError, match="unknown release 'jammy'"):
+        Testbed(name="t1", release="jammy")
 
 
 def test_host_addresses_are_stable_and_distinct():
