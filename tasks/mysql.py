@@ -1,6 +1,6 @@
-"""MySQL/MariaDB: db_servers get the server (one primary, GTID replicas);
-app_servers get the client. The flavour follows the distribution, decided here
-only: MariaDB on Debian, MySQL 8.0 on Ubuntu.
+"""MariaDB: db_servers get the server (one primary, GTID replicas); app_servers
+get the client. The distribution's own MariaDB, the only server supported
+(docs/platforms.md says why MySQL 8.0 is not).
 
 Accounts and replication are applied on the host by stack-mysql
 (stack/hosttools/stack_mysql), over the unix socket as root, from a 0600
@@ -15,34 +15,16 @@ from pyinfra.facts.hardware import Memory
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
-from stack import hostfacts, packages, programs, sandbox, secrets, services, tls
+from stack import packages, programs, sandbox, secrets, services, tls
 from stack.configs import checked_template, directories
 
-FLAVOURS = {
-    "mariadb": {
-        "server_packages": ["mariadb-server", "mariadb-backup", "python3-pymysql"],
-        "client_packages": ["mariadb-client"],
-        "service": "mariadb",
-        "config": "/etc/mysql/mariadb.conf.d/90-stack.cnf",
-        # --help --verbose parses every option; MariaDB reports bad values on
-        # stderr as [ERROR] yet may exit 0, so both are checked.
-        "check": 'out=$(mariadbd --defaults-file={path} --help --verbose 2>&1 >/dev/null) '
-                 '&& ! printf "%s\\n" "$out" | grep -F "[ERROR]"',
-        "monitor_privileges": ["PROCESS", "REPLICATION CLIENT", "SLAVE MONITOR"],
-    },
-    "mysql": {
-        "server_packages": ["mysql-server", "python3-pymysql"],
-        "client_packages": ["mysql-client"],
-        "service": "mysql",
-        "config": "/etc/mysql/mysql.conf.d/90-stack.cnf",
-        "check": "mysqld --defaults-file={path} --validate-config",
-        "monitor_privileges": ["PROCESS", "REPLICATION CLIENT"],
-    },
-}
-flavour_name = "mysql" if hostfacts.distribution()["name"] == "Ubuntu" else "mariadb"
-flavour = FLAVOURS[flavour_name]
+SERVICE = "mariadb"
+# --help --verbose parses every option; MariaDB reports bad values on stderr as
+# [ERROR] yet may exit 0, so both are checked.
+CONFIG_CHECK = ('out=$(mariadbd --defaults-file={path} --help --verbose 2>&1 >/dev/null) '
+                '&& ! printf "%s\\n" "$out" | grep -F "[ERROR]"')
 
-packages.present("MySQL client", flavour["client_packages"])
+packages.present("MySQL client", ["mariadb-client"])
 
 
 def native_hash(password: str) -> str:
@@ -74,7 +56,7 @@ def desired_state() -> dict:
         (host.data.mysql_backup_user, "mysql_backup_password", ["localhost", *db_hosts],
          {"*.*": host.data.mysql_backup_privileges}),
         (host.data.mysql_monitoring_user, "mysql_monitoring_password", ["localhost"],
-         {"*.*": flavour["monitor_privileges"]}),
+         {"*.*": ["PROCESS", "REPLICATION CLIENT", "SLAVE MONITOR"]}),
     ]
     # Over the network TLS is required (the server refuses plaintext anyway); the
     # unix socket is local, so it is not.
@@ -82,7 +64,6 @@ def desired_state() -> dict:
               "require_ssl": addr != "localhost"}
              for name, secret, hosts, grants in accounts for addr in hosts]
     state = {
-        "flavour": flavour_name,
         "socket": "/run/mysqld/mysqld.sock",
         "root_auth": native_hash(secrets.get("mysql_root_password")),
         "databases": [{"name": host.data.mysql_app_database, "charset": host.data.mysql_character_set,
@@ -103,33 +84,32 @@ def desired_state() -> dict:
 if "db_servers" in host.groups:
     is_primary = host.data.mysql_role == "primary"
 
-    packages.present("MySQL server", flavour["server_packages"])
+    packages.present("MySQL server", ["mariadb-server", "mariadb-backup", "python3-pymysql"])
 
     # the data private, secure_file_priv's, the slow query log's
     directories(("/var/lib/mysql", "0750", "mysql", "mysql"), ("/var/lib/mysql-files", "0750", "mysql", "mysql"),
                 ("/var/log/mysql", "0750", "mysql", "adm"), name="MySQL directories")
     # Writes its data, logs and socket only; keeps CAP_IPC_LOCK (memlock), as its own unit grants.
-    sandbox.drop_in(flavour["service"], write=["/var/lib/mysql", "/var/log/mysql", "/run/mysqld"],
+    sandbox.drop_in(SERVICE, write=["/var/lib/mysql", "/var/log/mysql", "/run/mysqld"],
                     capabilities=["CAP_IPC_LOCK"], allow=["@resources"])
 
     services.member("MySQL may read the TLS key", "mysql", "ssl-cert")
-    services.kept(name="MySQL running", service=flavour["service"], running=True, enabled=True)
+    services.kept(name="MySQL running", service=SERVICE, running=True, enabled=True)
     config = checked_template(
         name="MySQL config",
         src="templates/mysql/stack.cnf.j2",
-        dest=flavour["config"],
-        check=flavour["check"],
-        apply=f"systemctl restart {flavour['service']}",  # buffer pool, log files: restart, not reload
+        dest="/etc/mysql/mariadb.conf.d/90-stack.cnf",
+        check=CONFIG_CHECK,
+        apply=f"systemctl restart {SERVICE}",  # buffer pool, log files: restart, not reload
         mode="0640",
         group="mysql",
-        flavour=flavour_name,
         # an int that is unique per host: the private address (validated unique)
         server_id=host.data.mysql_server_id or int(ipaddress.ip_address(host.data.private_address)) % 2**32,
         buffer_pool_size=buffer_pool_size(),
         replica=not is_primary,
         tls=tls,
     )
-    tls.restart_on_renewal(flavour["service"], config)  # a new certificate is read at start
+    tls.restart_on_renewal(SERVICE, config)  # a new certificate is read at start
 
     desired = programs.install("stack-mysql", config_name="MySQL desired state",
                                config_path="/etc/stack/mysql.json", config=desired_state())

@@ -5,7 +5,6 @@ from stack.hosttools.stack_mysql.accounts import account_statements, parse_grant
 APP_HASH = "*73BA925A5465033853B298EB7171B6EF7D781755"
 ROOT_HASH = "*1245E6B655BE1B3BB0CCB63C4FC7CA43DCFB8D6B"
 DESIRED = {
-    "flavour": "mariadb",
     "root_auth": ROOT_HASH,
     "databases": [{"name": "sales", "charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}],
     "users": [{"name": "sales", "host": "10.0.0.13", "auth": APP_HASH, "require_ssl": True,
@@ -41,7 +40,7 @@ def test_server_in_the_desired_state_needs_nothing():
 
 
 def test_grant_lines_are_read_per_object_without_usage():
-    assert parse_grants(in_sync()["grants"][("sales", "10.0.0.13")], {}) == {"sales.*": {"SELECT", "INSERT"}}
+    assert parse_grants(in_sync()["grants"][("sales", "10.0.0.13")]) == {"sales.*": {"SELECT", "INSERT"}}
 
 
 def test_anonymous_wildcard_and_remote_root_accounts_are_dropped():
@@ -107,50 +106,6 @@ def test_root_without_the_socket_is_put_back_on_it():
         "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING %s"]
 
 
-# MySQL 8 (Ubuntu): SHOW CREATE USER as the server prints it.
-MYSQL = {**DESIRED, "flavour": "mysql"}
-
-
-def mysql_in_sync():
-    return {
-        "users": {
-            ("root", "localhost"): "CREATE USER `root`@`localhost` IDENTIFIED WITH 'auth_socket' REQUIRE NONE",
-            ("mysql.sys", "localhost"): "CREATE USER `mysql.sys`@`localhost` IDENTIFIED WITH 'caching_sha2_password'",
-            ("sales", "10.0.0.13"): f"CREATE USER `sales`@`10.0.0.13` IDENTIFIED WITH 'mysql_native_password' "
-                                    f"AS '{APP_HASH}' REQUIRE SSL",
-            ("backup", "localhost"): f"CREATE USER `backup`@`localhost` IDENTIFIED WITH 'mysql_native_password' "
-                                     f"AS '{APP_HASH}' REQUIRE NONE",
-        },
-        "grants": {
-            ("sales", "10.0.0.13"): ["GRANT USAGE ON *.* TO `sales`@`10.0.0.13`",
-                                     "GRANT SELECT, INSERT ON `sales`.* TO `sales`@`10.0.0.13`"],
-            ("backup", "localhost"): ["GRANT SELECT, REPLICATION CLIENT ON *.* TO `backup`@`localhost`"],
-        },
-        "databases": {"sales": ("utf8mb4", "utf8mb4_unicode_ci")},
-    }
-
-
-def test_mysql_root_on_the_socket_without_a_hash_is_in_sync():
-    # the check (accounts --check) is "no statements": it must settle after one apply
-    assert account_statements(MYSQL, mysql_in_sync()) == []
-
-
-def test_mysql_root_with_a_password_is_put_on_the_socket():
-    current = mysql_in_sync()
-    current["users"][("root", "localhost")] = (f"CREATE USER `root`@`localhost` IDENTIFIED WITH "
-                                               f"'mysql_native_password' AS '{ROOT_HASH}'")
-    assert account_statements(MYSQL, current) == [("ALTER USER root@localhost IDENTIFIED WITH auth_socket", ())]
-
-
-def test_mysql_user_is_created_with_the_native_hash_as_a_parameter():
-    current = mysql_in_sync()
-    del current["users"][("sales", "10.0.0.13")], current["grants"][("sales", "10.0.0.13")]
-    assert account_statements(MYSQL, current) == [
-        ("CREATE USER `sales`@`10.0.0.13` IDENTIFIED WITH mysql_native_password AS %s REQUIRE SSL", (APP_HASH,)),
-        ("GRANT INSERT, SELECT ON `sales`.* TO `sales`@`10.0.0.13`", ()),
-    ]
-
-
 def test_mariadb_root_without_its_password_fallback_is_fixed():
     current = in_sync()
     current["users"][("root", "localhost")] = "CREATE USER `root`@`localhost` IDENTIFIED VIA unix_socket"
@@ -159,8 +114,8 @@ def test_mariadb_root_without_its_password_fallback_is_fixed():
 
 
 def test_replica_that_reports_no_status_is_a_clear_error():
-    from stack.hosttools.stack_mysql.dialect import DIALECT, Failure
     from stack.hosttools.stack_mysql.replica import wait_until_replicating
+    from stack.hosttools.stack_mysql.server import Failure
 
     class NoStatus:  # a server answering SHOW SLAVE STATUS with no row
         def execute(self, sql):
@@ -170,4 +125,4 @@ def test_replica_that_reports_no_status_is_a_clear_error():
             return None
     import pytest
     with pytest.raises(Failure, match="the server reports no replica status at all"):
-        wait_until_replicating(NoStatus(), DIALECT["mariadb"], timeout=0)
+        wait_until_replicating(NoStatus(), timeout=0)

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import re
 
-from .dialect import DIALECT, SYSTEM_ACCOUNTS, SYSTEM_DATABASES, Failure, account, connect, q
+from .server import SYSTEM_ACCOUNTS, SYSTEM_DATABASES, Failure, account, connect, q
+
+# SHOW GRANTS prints these names for what the data may call otherwise.
+ALIASES = {"REPLICATION CLIENT": "BINLOG MONITOR"}
 
 
 # -- grants -----------------------------------------------------------------------
-def parse_grants(lines, aliases) -> dict[str, set[str]]:
+def parse_grants(lines) -> dict[str, set[str]]:
     """SHOW GRANTS lines -> {object: {privileges}}; USAGE-only lines give nothing."""
     grants: dict[str, set[str]] = {}
     for line in lines:
         m = re.match(r"GRANT (.+?) ON (\S+) TO ", line)
         if not m or line.startswith("GRANT PROXY"):
             continue
-        privs = {aliases.get(p.strip(), p.strip()) for p in m.group(1).split(",")} - {"USAGE"}
+        privs = {ALIASES.get(p.strip(), p.strip()) for p in m.group(1).split(",")} - {"USAGE"}
         if privs:
             obj = m.group(2).replace("`", "")
             grants.setdefault(obj, set()).update(privs)
     return grants
 
 
-def wanted_grants(user: dict, aliases) -> dict[str, set[str]]:
-    return {obj.replace("`", ""): {aliases.get(p, p) for p in privs} for obj, privs in user["grants"].items()}
+def wanted_grants(user: dict) -> dict[str, set[str]]:
+    return {obj.replace("`", ""): {ALIASES.get(p, p) for p in privs} for obj, privs in user["grants"].items()}
 
 
 def quoted_object(obj: str) -> str:
@@ -37,7 +40,6 @@ def account_statements(desired, current) -> list[tuple[str, tuple]]:
     "databases": {name: (charset, collation)}}. Returns [(sql, params)]; params hold
     what must not be interpolated by hand (there are no plaintext secrets here:
     passwords arrive as mysql_native_password hashes)."""
-    d = DIALECT[desired["flavour"]]
     out: list[tuple[str, tuple]] = []
     for db in desired["databases"]:
         want = (db["charset"], db["collation"])
@@ -48,17 +50,11 @@ def account_statements(desired, current) -> list[tuple[str, tuple]]:
     if "test" in current["databases"]:
         out.append(("DROP DATABASE `test`", ()))
 
-    # root: over the socket; on MariaDB with the root password as a local fallback.
-    # MySQL has one plugin per account, so there root has the socket and no hash.
+    # root: over the socket, with the root password as a local fallback.
     root_sql = current["users"].get(("root", "localhost"), "")
-    root_in_place = d["socket_plugin"] in root_sql and (
-        desired["root_auth"] in root_sql if desired["flavour"] == "mariadb" else "mysql_native_password" not in root_sql)
-    if not root_in_place:
-        if desired["flavour"] == "mariadb":
-            out.append(("ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password "
-                        "USING %s", (desired["root_auth"],)))
-        else:  # MySQL has one plugin per account: the socket.
-            out.append(("ALTER USER root@localhost IDENTIFIED WITH auth_socket", ()))
+    if "unix_socket" not in root_sql or desired["root_auth"] not in root_sql:
+        out.append(("ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password "
+                    "USING %s", (desired["root_auth"],)))
 
     wanted = {(u["name"], u["host"]): u for u in desired["users"]}
     ours = {u["name"] for u in desired["users"]}
@@ -74,26 +70,20 @@ def account_statements(desired, current) -> list[tuple[str, tuple]]:
         sql = current["users"].get(key)
         require = " REQUIRE SSL" if u.get("require_ssl") else ""
         if sql is None:
-            out.append((f"CREATE USER {acct} IDENTIFIED {auth_clause(desired)}{require}", (u["auth"],)))
+            out.append((f"CREATE USER {acct} IDENTIFIED BY PASSWORD %s{require}", (u["auth"],)))
         else:
             if u["auth"] not in sql:
-                out.append((f"ALTER USER {acct} IDENTIFIED {auth_clause(desired)}", (u["auth"],)))
+                out.append((f"ALTER USER {acct} IDENTIFIED BY PASSWORD %s", (u["auth"],)))
             if bool(require) != ("REQUIRE SSL" in sql):
                 out.append((f"ALTER USER {acct} REQUIRE {'SSL' if require else 'NONE'}", ()))
-        have = parse_grants(current["grants"].get(key, []), d["aliases"])
-        want = wanted_grants(u, d["aliases"])
+        have = parse_grants(current["grants"].get(key, []))
+        want = wanted_grants(u)
         if have != want:
             if have:
                 out.append((f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {acct}", ()))
             for obj, privs in sorted(want.items()):
                 out.append((f"GRANT {', '.join(sorted(privs))} ON {quoted_object(obj)} TO {acct}", ()))
     return out
-
-
-def auth_clause(desired) -> str:
-    if desired["flavour"] == "mariadb":
-        return "BY PASSWORD %s"
-    return "WITH mysql_native_password AS %s"
 
 
 def read_current(cur) -> dict:

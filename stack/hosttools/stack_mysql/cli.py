@@ -20,8 +20,8 @@ import json
 import sys
 
 from .accounts import accounts
-from .dialect import Failure
 from .replica import replica
+from .server import Failure
 
 DESIRED = "/etc/stack/mysql.json"
 

@@ -6,52 +6,55 @@ import os
 import subprocess
 import time
 
-from .dialect import DIALECT, SYSTEM_DATABASES, Failure, connect, q
+from .server import SYSTEM_DATABASES, Failure, connect, q
+
+# TLS to the primary, its certificate checked against the internal CA and its address
+SOURCE_TLS = "CHANGE MASTER TO MASTER_SSL=1, MASTER_SSL_CA=%s, MASTER_SSL_VERIFY_SERVER_CERT=1"
 
 
-def replica_status(cur, d) -> dict | None:
-    cur.execute(d["replica_status"])
+def replica_status(cur) -> dict | None:
+    cur.execute("SHOW SLAVE STATUS")
     return cur.fetchone()
 
 
-def replicating(status, d) -> bool:
+def replicating(status) -> bool:
     # "Connecting" is what a replica shows for a moment after its own restart.
-    return (bool(status) and status[d["io_running"]] in ("Yes", "Connecting")
-            and status[d["sql_running"]] == "Yes")
+    return (bool(status) and status["Slave_IO_Running"] in ("Yes", "Connecting")
+            and status["Slave_SQL_Running"] == "Yes")
 
 
-def encrypted(status, d) -> bool:
-    return bool(status) and all(status.get(k) == "Yes" for k in d["tls_in_use"])
+def encrypted(status) -> bool:
+    return bool(status) and all(status.get(k) == "Yes"
+                                for k in ("Master_SSL_Allowed", "Master_SSL_Verify_Server_Cert"))
 
 
 def replica(desired, ensure: bool, timeout: float = 60, reseed: bool = False) -> int:
-    d = DIALECT[desired["flavour"]]
     src = desired["replication"]
     with connect(desired) as conn, conn.cursor() as cur:
         if reseed:  # the primary was restored: what this replica holds follows nothing any more
-            unseed(cur, d)
-        status = replica_status(cur, d)
-        if replicating(status, d) and encrypted(status, d):
-            print(f"replicating from {status.get('Master_Host') or status.get('Source_Host')} over TLS")
+            unseed(cur)
+        status = replica_status(cur)
+        if replicating(status) and encrypted(status):
+            print(f"replicating from {status.get('Master_Host')} over TLS")
             return 0
         if not ensure:
-            print("not replicating" + (" over TLS" if replicating(status, d) else
+            print("not replicating" + (" over TLS" if replicating(status) else
                                        f": {status.get('Last_IO_Error') or status.get('Last_SQL_Error')}"
                                        if status else " (never set up)"))
             return 1
-        if status and not encrypted(status, d):
+        if status and not encrypted(status):
             # Set up before TLS, replicating or refused by a primary that now requires it:
             # switched over, nothing seeded again.
-            cur.execute(d["stop_replica"])
-            cur.execute(d["source_tls"], (src["ca"],))
-            cur.execute(d["start_replica"])
-            wait_until_replicating(cur, d, timeout)
+            cur.execute("STOP SLAVE")
+            cur.execute(SOURCE_TLS, (src["ca"],))
+            cur.execute("START SLAVE")
+            wait_until_replicating(cur, timeout)
             print(f"replicating from {src['host']}, now over TLS")
             return 0
         if status:
             # Set up before but broken: that needs a person, not an automatic re-seed.
             raise Failure("replication is configured but not running: "
-                          f"IO={status[d['io_running']]} SQL={status[d['sql_running']]} "
+                          f"IO={status['Slave_IO_Running']} SQL={status['Slave_SQL_Running']} "
                           f"{status.get('Last_IO_Error') or ''} {status.get('Last_SQL_Error') or ''}".strip())
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         user_dbs = sorted({r["SCHEMA_NAME"] for r in cur.fetchall()} - SYSTEM_DATABASES)
@@ -63,26 +66,28 @@ def replica(desired, ensure: bool, timeout: float = 60, reseed: bool = False) ->
         # conflict with the primary's position the dump sets.
         cur.execute("RESET MASTER")
         try:
-            seed(desired, d)
-            cur.execute(d["change_source"], (src["host"], src["port"], src["user"], src["password"]))
-            cur.execute(d["source_tls"], (src["ca"],))
-            cur.execute(d["start_replica"])
-            wait_until_replicating(cur, d, timeout)
+            seed(desired)
+            cur.execute("CHANGE MASTER TO MASTER_HOST=%s, MASTER_PORT=%s, MASTER_USER=%s, "
+                        "MASTER_PASSWORD=%s, MASTER_USE_GTID=slave_pos",
+                        (src["host"], src["port"], src["user"], src["password"]))
+            cur.execute(SOURCE_TLS, (src["ca"],))
+            cur.execute("START SLAVE")
+            wait_until_replicating(cur, timeout)
         except Exception:
             # Back to the state we found: no replication, no databases (there were
             # none), so the next run can simply seed again.
-            unseed(cur, d)
+            unseed(cur)
             raise
         print(f"replicating from {src['host']}")
         return 0
 
 
-def wait_until_replicating(cur, d, timeout):
+def wait_until_replicating(cur, timeout):
     deadline = time.monotonic() + timeout
     status = None
     while time.monotonic() < deadline:
-        status = replica_status(cur, d)
-        if status and status[d["io_running"]] == "Yes" and status[d["sql_running"]] == "Yes":
+        status = replica_status(cur)
+        if status and status["Slave_IO_Running"] == "Yes" and status["Slave_SQL_Running"] == "Yes":
             return
         time.sleep(1)
     why = ((status.get("Last_IO_Error") or status.get("Last_SQL_Error") or "no error reported") if status
@@ -90,9 +95,9 @@ def wait_until_replicating(cur, d, timeout):
     raise Failure(f"replication did not start within {timeout:.0f}s: {why}")
 
 
-def unseed(cur, d):
-    cur.execute(d["stop_replica"])
-    cur.execute(d["reset_replica"])
+def unseed(cur):
+    cur.execute("STOP SLAVE")
+    cur.execute("RESET SLAVE ALL")
     cur.execute("SET SESSION sql_log_bin = 0")
     cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
     for name in sorted({r["SCHEMA_NAME"] for r in cur.fetchall()} - SYSTEM_DATABASES):
@@ -100,7 +105,7 @@ def unseed(cur, d):
     cur.execute("RESET MASTER")
 
 
-def seed(desired, d):
+def seed(desired):
     """Dump the primary consistently (with its GTID position) straight into this server."""
     src = desired["replication"]
     # The dump user's password goes in an option file readable by root only.
@@ -108,14 +113,14 @@ def seed(desired, d):
     fd = os.open(opt, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f"[client]\nuser={src['seed_user']}\npassword=\"{src['seed_password']}\"\n"
-                f"host={src['host']}\nport={src['port']}\nssl-ca={src['ca']}\n{d['client_verify']}\n")
+                f"host={src['host']}\nport={src['port']}\nssl-ca={src['ca']}\nssl-verify-server-cert\n")
     try:
         dump = subprocess.Popen(
-            [d["dump"], f"--defaults-extra-file={opt}", "--single-transaction", "--routines", "--triggers",
-             "--events", "--all-databases", "--flush-privileges", *d["dump_position"]],
+            ["mariadb-dump", f"--defaults-extra-file={opt}", "--single-transaction", "--routines",
+             "--triggers", "--events", "--all-databases", "--flush-privileges", "--gtid", "--master-data=1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # Not binlogged here: the rows carry the primary's GTIDs, not new ones.
-        load = subprocess.run([d["client"], f"--socket={desired['socket']}",
+        load = subprocess.run(["mariadb", f"--socket={desired['socket']}",
                                "--init-command=SET SESSION sql_log_bin=0"], stdin=dump.stdout,
                               capture_output=True, text=True)
         dump.stdout.close()
