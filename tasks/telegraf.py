@@ -11,7 +11,7 @@ from pyinfra import host
 from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
-from stack import hostfacts, packages, secrets, services, tls, vendor
+from stack import packages, secrets, services, tls, vendor
 from stack.configs import file, render, secret_file
 
 vendor.apt_repository(repo="influxdata", title="InfluxData", prefix="influxdb")
@@ -27,9 +27,8 @@ if "cache_servers" in host.groups:
 changes = [
     secret_file(name="Telegraf secrets (environment)", dest="/etc/default/telegraf",
                 content="".join(f"{k}={v}\n" for k, v in sorted(environment.items()))),
-    file(name="Telegraf config", dest="/etc/telegraf/telegraf.conf", content=render(
-        "templates/telegraf/telegraf.conf.j2",
-        mariadb=hostfacts.distribution()["name"] != "Ubuntu", tls=tls)),  # as tasks/mysql.py picks
+    file(name="Telegraf config", dest="/etc/telegraf/telegraf.conf",
+         content=render("templates/telegraf/telegraf.conf.j2", tls=tls)),
 ]
 services.kept(name="Telegraf running", service="telegraf", running=True, enabled=True)
 config_changed = any_changed(*changes)

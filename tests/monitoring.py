@@ -32,8 +32,7 @@ TELEGRAF_FIELDS = {
 def telegraf_configs() -> dict[str, dict]:
     """host -> telegraf.conf as rendered for each production host, parsed."""
     inv = load_inventory("production")
-    return {h.name: tomllib.loads(render_for(inv, h.name, "templates/telegraf/telegraf.conf.j2", mariadb=True,
-                                                tls=tls))
+    return {h.name: tomllib.loads(render_for(inv, h.name, "templates/telegraf/telegraf.conf.j2", tls=tls))
             for h in inv}
 
 

@@ -70,7 +70,7 @@ def test_telegraf_accepts_the_config(tmp_path):  # pragma: no cover - runs where
     for name, _ in telegraf_configs().items():
         path = tmp_path / f"{name}.conf"
         path.write_text(render_for(load_inventory("production"), name, "templates/telegraf/telegraf.conf.j2",
-                                   mariadb=True, tls=tls))
+                                   tls=tls))
         subprocess.run(["telegraf", "--config", str(path), "--test", "--test-wait", "0"], check=True,
                        env={"INFLUXDB_WRITER_PASSWORD": "x", "MYSQL_MONITORING_PASSWORD": "x",
                             "REDIS_MONITORING_PASSWORD": "x"})
