@@ -29,14 +29,16 @@ def installed(packages: list[str]):
 
 def update_suites(repos, distro: str, codename: str) -> list[dict]:
     """The ``<codename>-updates`` and ``-security`` suites the host's apt sources lack,
-    at the host's own mirror: Debian keeps security in ``<mirror>/debian-security``,
-    Ubuntu on the same mirror. Nothing when the sources name no mirror for the release."""
+    at the host's own mirror: security in ``<mirror>/debian-security`` beside a
+    ``.../debian`` archive, else (a mirror laid out otherwise) on the same URL. Nothing
+    when the sources name no mirror for the release. ``distro`` is unused (every host runs
+    Debian, stack/platforms.py); it goes when tasks/base.py stops passing it."""
     own = [r for r in repos if r["type"] == "deb" and r["distribution"] == codename]
     if not codename or not own:
         return []
     have = {r["distribution"] for r in repos}
     url, components = own[0]["url"].rstrip("/"), own[0]["components"]
-    security = url + "-security" if distro == "Debian" and url.endswith("/debian") else url
+    security = url + "-security" if url.endswith("/debian") else url
     return [{"uri": uri, "suite": f"{codename}-{kind}", "components": components}
             for kind, uri in (("updates", url), ("security", security)) if f"{codename}-{kind}" not in have]
 

@@ -16,9 +16,10 @@ def test_debian_gets_both_suites_at_its_own_mirror():
         "deb http://mirror.internal/debian-security bookworm-security main contrib"]
 
 
-def test_ubuntu_keeps_security_on_the_same_mirror():
-    added = packages.update_suites([repo("http://archive.internal/ubuntu", "noble")], "Ubuntu", "noble")
-    assert {s["uri"] for s in added} == {"http://archive.internal/ubuntu"}
+def test_a_mirror_not_laid_out_as_debian_keeps_security_on_the_same_url():
+    added = packages.update_suites([repo("http://mirror.internal/trixie", "trixie")], "Debian", "trixie")
+    assert [(s["uri"], s["suite"]) for s in added] == [("http://mirror.internal/trixie", "trixie-updates"),
+                                                       ("http://mirror.internal/trixie", "trixie-security")]
 
 
 def test_suites_already_there_are_not_added_again():
