@@ -4,7 +4,7 @@ for real per-environment differences. Each key's check is in stack/keys.py;
 every key is listed in docs/keys.md (python -m stack.keys > docs/keys.md)."""
 
 # -- base: packages, time, apt -------------------------------------------------
-# Packages every host gets (Debian/Ubuntu names).
+# Packages every host gets (Debian names).
 base_packages = ["ca-certificates", "curl", "less", "netbase", "nftables", "procps", "systemd-timesyncd", "tzdata"]
 # System timezone (canonical tz database name: Etc/UTC, not the UTC alias, which
 # reads back as Etc/UTC and would show a change on every run).
@@ -54,7 +54,7 @@ base_firewall_services = {
                            {"port": "grafana_port", "from": ["web_servers"]}],
 }
 
-# -- MySQL/MariaDB: what clients need to know (server tuning: db_servers.py) ----
+# -- MariaDB: what clients need to know (server tuning: db_servers.py) ----------
 # TCP port the server listens on.
 mysql_port = 3306
 # The application's database (name).

@@ -1,4 +1,4 @@
-"""MySQL/MariaDB servers. Seed values (seed 000) unless said otherwise. Per host,
+"""MariaDB servers. Seed values (seed 000) unless said otherwise. Per host,
 the inventory sets mysql_role ("primary" or "replica")."""
 
 # InnoDB buffer pool (size with K/M/G suffix); None: a quarter of RAM, at least 128M.

@@ -1,5 +1,5 @@
-"""Production: the seed's layout (Ubuntu 22.04): nginx in front of three app
-servers, a MySQL primary and replica, Redis, and a monitoring host.
+"""Production: the seed's layout on Debian 13 (trixie): nginx in front of three app
+servers, a MariaDB primary and replica, Redis, and a monitoring host.
 
 The names below are placeholders: replace them with your hosts, or export the
 PROD_* variables. ``private_address`` is the address on the private network that
