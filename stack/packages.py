@@ -27,12 +27,11 @@ def installed(packages: list[str]):
     yield from ()
 
 
-def update_suites(repos, distro: str, codename: str) -> list[dict]:
+def update_suites(repos, codename: str) -> list[dict]:
     """The ``<codename>-updates`` and ``-security`` suites the host's apt sources lack,
     at the host's own mirror: security in ``<mirror>/debian-security`` beside a
     ``.../debian`` archive, else (a mirror laid out otherwise) on the same URL. Nothing
-    when the sources name no mirror for the release. ``distro`` is unused (every host runs
-    Debian, stack/platforms.py); it goes when tasks/base.py stops passing it."""
+    when the sources name no mirror for the release."""
     own = [r for r in repos if r["type"] == "deb" and r["distribution"] == codename]
     if not codename or not own:
         return []

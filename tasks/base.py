@@ -21,9 +21,8 @@ else:
 
 # -- patches: the distribution's security and updates suites, applied unattended --------
 # From the host's own sources (its mirror), never a mirror named here. Reboots stay with ops.
-distro = distribution()
-missing_suites = packages.update_suites(host.get_fact(AptSources), distro["name"],
-                                        distro["release_meta"].get("VERSION_CODENAME", ""))
+missing_suites = packages.update_suites(host.get_fact(AptSources),
+                                        distribution()["release_meta"].get("VERSION_CODENAME", ""))
 suites = file(name="Security and updates suites", content=packages.sources_list(missing_suites),
               dest="/etc/apt/sources.list.d/stack-updates.list", _if=lambda: bool(missing_suites))
 apt.update(name="Package lists with the new suites", _if=suites.did_change)
