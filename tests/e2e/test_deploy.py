@@ -38,7 +38,7 @@ def test_a_deploy_hours_later_changes_nothing_either(first_deploy, host):
 
 
 def plan(*args):
-    return subprocess.run([sys.executable, "-m", "stack.plan", "inventories/testbed.py", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "stack.preview", "inventories/testbed.py", *args], cwd=REPO,
                           env={**os.environ, **ENV}, capture_output=True, text=True, timeout=300)
 
 
