@@ -16,8 +16,8 @@ import testinfra
 import yaml
 
 from testbed import Testbed
-from tests.helpers import MEASUREMENTS, run_pyinfra
 from tests.e2e.helpers import ENV, NAME, RELEASE, SUBNET
+from tests.helpers import MEASUREMENTS, run_pyinfra
 
 pytestmark = pytest.mark.e2e
 

@@ -52,12 +52,14 @@ def test_the_config_is_root_only_and_holds_no_private_key(host, secrets):
     assert "AGE-SECRET-KEY" not in host("db2").check_output("grep -rs AGE-SECRET-KEY /etc /var/backups || true")
 
 
+@pytest.mark.every_release
 def test_the_task_prints_the_id_size_duration_and_s3_key(made):
     out = made.stdout + made.stderr
     assert re.search(rf"backup {made.backup_id}: physical, \d+ bytes, sha256 [0-9a-f]{{64}}, [\d.]+s", out)
     assert f"uploaded {made.backup_id} to s3://stack-backups/db2/{made.backup_id}/" in out
 
 
+@pytest.mark.every_release
 def test_the_object_in_s3_has_the_manifests_size_and_sha256(made, bucket):
     m = made.manifest
     head = bucket("head_object", Key=m["s3_key"])
@@ -66,6 +68,7 @@ def test_the_object_in_s3_has_the_manifests_size_and_sha256(made, bucket):
     assert stored == m
 
 
+@pytest.mark.every_release
 def test_the_manifest_records_rows_revision_position_and_tools(made):
     m = made.manifest
     assert {"sales.sale", "sales.sale_item", "sales.stock_move", "sales.alembic_version"} <= set(m["rows"])
@@ -73,6 +76,7 @@ def test_the_manifest_records_rows_revision_position_and_tools(made):
     assert {"zstd", "age", "mariadb-backup"} <= set(m["tools"])
 
 
+@pytest.mark.every_release
 def test_the_artifact_is_encrypted_and_decrypts_to_a_backup_of_the_databases(made, bucket, testbed, tmp_path):
     data = bucket("get_object", Key=made.manifest["s3_key"])["Body"]
     assert data.startswith(b"age-encryption.org/v1")
@@ -203,6 +207,7 @@ def test_the_binlog_archive_runs_on_the_backup_source_only(host):
 
 
 
+@pytest.mark.every_release
 def test_a_committed_transaction_is_offsite_within_the_flush_interval(host, bucket):
     from tests.helpers import MEASUREMENTS
     flush = int(host("db2").check_output("python3 -c %s", "import json; print(json.load(open("
@@ -214,6 +219,7 @@ def test_a_committed_transaction_is_offsite_within_the_flush_interval(host, buck
     assert seconds <= flush + 10
 
 
+@pytest.mark.every_release
 def test_archived_binlogs_are_encrypted_and_carry_their_sha256(host, bucket):
     offsite(host, bucket, flush=True)
     key = sorted(binlog_keys(bucket))[-1]

@@ -6,17 +6,21 @@ import subprocess
 import sys
 import time
 
-from tests.helpers import MEASUREMENTS, REPO, changed_hosts
+import pytest
+
 from tests.e2e.helpers import ENV, pyinfra_on_testbed, query, release_of, replica_reconnected, rows, variant
+from tests.helpers import MEASUREMENTS, REPO, changed_hosts
 
 HOSTS = ["app1", "app2", "db1", "db2", "web1"]
 
 
+@pytest.mark.every_release
 def test_first_deploy_changes_every_host(first_deploy):
     changed = {h for hosts in changed_hosts(first_deploy.results).values() for h in hosts}
     assert changed == set(HOSTS)
 
 
+@pytest.mark.every_release
 def test_second_deploy_changes_nothing_on_any_host(first_deploy):
     started = time.monotonic()
     proc = pyinfra_on_testbed("deploy.py")
@@ -28,6 +32,7 @@ def test_second_deploy_changes_nothing_on_any_host(first_deploy):
     assert re.search(r"Run recorded: deployment point on web1 \(release \S+, success=1\)", proc.stderr)
 
 
+@pytest.mark.every_release
 def test_a_deploy_hours_later_changes_nothing_either(first_deploy, host):
     # apt's package lists aged past cache_time, as they are the next morning
     for h in HOSTS:

@@ -23,6 +23,9 @@ from tests.e2e.helpers import (
 )
 
 
+pytestmark = pytest.mark.every_release
+
+
 def restore(testbed, *data, identity=None):
     return pyinfra_on_testbed("tasks/restore.py", *[a for d in data for a in ("--data", d)], json_output=False,
                               env={"STACK_BACKUP_AGE_IDENTITY_FILE": str(identity or testbed.state_dir / BACKUP_IDENTITY)})
