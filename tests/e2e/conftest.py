@@ -1,22 +1,18 @@
 """End-to-end: a testbed of its own (not the developer's), booted once per session,
 deployed through the pyinfra CLI, checked over SSH with pytest-testinfra."""
 
-import base64
 import http.server
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import types
 
 import pytest
-import testinfra
 import yaml
 
 from testbed import Testbed
-from tests.e2e.helpers import ENV, NAME, RELEASE, SUBNET
+from tests.e2e.helpers import ENV, NAME, RELEASE, SUBNET, bucket_of, hosts_of
 from tests.helpers import MEASUREMENTS, run_pyinfra
 
 pytestmark = pytest.mark.e2e
@@ -53,15 +49,7 @@ def first_deploy(testbed):
 @pytest.fixture(scope="session")
 def host(testbed, first_deploy):
     """testinfra hosts by name, after the first deploy."""
-    config = str(testbed.state_dir / "ssh_config")
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            # as the deploy user, with its sudo: the way a deploy reaches the host
-            cache[name] = testinfra.get_host(f"ssh://{name}", ssh_config=config, sudo=True)
-        return cache[name]
-    return get
+    return hosts_of(testbed)
 
 
 @pytest.fixture(scope="session")
@@ -75,38 +63,10 @@ def address(testbed):
     return testbed.address
 
 
-# boto3 runs in a process of its own: pyinfra's CLI, which the tests import, has
-# gevent patch ssl after ssl was imported, and boto3 then recurses in SSLContext.
-S3 = """
-import base64, json, sys
-import boto3
-cfg, method, kw = json.loads(sys.argv[1]), sys.argv[2], json.load(sys.stdin)
-if "Body" in kw:
-    kw["Body"] = base64.b64decode(kw["Body"])
-out = getattr(boto3.client("s3", **cfg), method)(Bucket="stack-backups", **kw)
-if "Body" in out:
-    out["Body"] = base64.b64encode(out["Body"].read()).decode()
-print(json.dumps(out, default=str))
-"""
-
-
 @pytest.fixture(scope="session")
 def bucket(testbed, secrets):
     """bucket(method, **arguments): one boto3 S3 call on the testbed's bucket; a Body is bytes."""
-    cfg = json.dumps({"endpoint_url": testbed.load_state()["s3_endpoint"], "region_name": "us-east-1",
-                      "aws_access_key_id": secrets["s3_access_key_id"],
-                      "aws_secret_access_key": secrets["s3_secret_access_key"]})
-
-    def call(method, **kw):
-        if "Body" in kw:
-            kw["Body"] = base64.b64encode(kw["Body"]).decode()
-        proc = subprocess.run([sys.executable, "-c", S3, cfg, method], input=json.dumps(kw), capture_output=True,
-                              text=True, check=True)
-        out = json.loads(proc.stdout)
-        if "Body" in out:
-            out["Body"] = base64.b64decode(out["Body"])
-        return out
-    return call
+    return bucket_of(testbed, secrets)
 
 
 class Hook(http.server.BaseHTTPRequestHandler):

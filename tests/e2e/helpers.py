@@ -2,6 +2,7 @@
 hosts, reading InfluxDB points, taking backups, making app release variants. The test
 modules import from here, never from each other; fixtures live in conftest.py."""
 
+import base64
 import datetime
 import http.client
 import json
@@ -9,7 +10,11 @@ import os
 import re
 import shutil
 import ssl
+import subprocess
+import sys
 import time
+
+import testinfra
 
 from testbed import rootfs
 from tests.helpers import REPO, run_pyinfra
@@ -208,3 +213,36 @@ def release_with_revision(tmp, name: str, doc: str, upgrade: list[str], downgrad
         doc=doc, destructive=destructive, upgrade="\n".join(f"    op.execute({q!r})" for q in upgrade),
         downgrade="\n".join(f"    op.execute({q!r})" for q in downgrade)))
     return [f"app_source={variant(tmp, name)}", f"app_migrations={migrations}"]
+
+
+def hosts_of(testbed):
+    """host(name): testinfra hosts of ``testbed``, as the deploy user with its sudo (the way
+    a deploy reaches them)."""
+    config, cache = str(testbed.state_dir / "ssh_config"), {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = testinfra.get_host(f"ssh://{name}", ssh_config=config, sudo=True)
+        return cache[name]
+    return get
+
+
+def bucket_of(testbed, secrets):
+    """bucket(method, **arguments): one boto3 S3 call on ``testbed``'s bucket; a Body is bytes.
+    boto3 runs in a process of its own (tests/e2e/s3_call.py): pyinfra's CLI, which the tests
+    import, has gevent patch ssl after ssl was imported, and boto3 then recurses in SSLContext."""
+    cfg = json.dumps({"endpoint_url": testbed.load_state()["s3_endpoint"], "region_name": "us-east-1",
+                      "aws_access_key_id": secrets["s3_access_key_id"],
+                      "aws_secret_access_key": secrets["s3_secret_access_key"]})
+
+    def call(method, **kw):
+        if "Body" in kw:
+            kw["Body"] = base64.b64encode(kw["Body"]).decode()
+        proc = subprocess.run([sys.executable, "-m", "tests.e2e.s3_call", cfg, method], input=json.dumps(kw),
+                              capture_output=True, text=True, check=True, cwd=REPO)
+        out = json.loads(proc.stdout)
+        if "Body" in out:
+            out["Body"] = base64.b64decode(out["Body"])
+        return out
+    return call
+
