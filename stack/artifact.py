@@ -81,10 +81,12 @@ def _build(source, migrations, python_version, arch, glibc, known_releases):
             release_id = rid
             break
     else:
-        cached = sorted(BUILD_DIR.glob(f"*-{digest}.tar.gz"))
-        release_id = (cached[-1].name.removesuffix(".tar.gz") if cached else
+        cached = sorted(BUILD_DIR.glob(f"*-{digest}--*.tar.gz"))  # built for any target: same release
+        release_id = (cached[-1].name.split("--")[0] if cached else
                       datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%S") + "-" + digest)
-    artifact = BUILD_DIR / f"{release_id}.tar.gz"
+    # One release, one artifact per target: its wheels are for the host's Python, CPU and glibc
+    # (a fleet half on Debian 12 and half on 13 runs Python 3.11 and 3.13).
+    artifact = BUILD_DIR / f"{release_id}--py{python_version}-{arch}-glibc{glibc}.tar.gz"
     if not artifact.exists():
         BUILD_DIR.mkdir(exist_ok=True)
         wheels = wheelhouse(source / "requirements.txt", python_version, arch, glibc)

@@ -6,8 +6,8 @@ import re
 import subprocess
 
 from testbed.load import Load
-from tests.helpers import MEASUREMENTS, REPO, changed_hosts
 from tests.e2e.helpers import APP, get, pyinfra_on_testbed, release_of, variant
+from tests.helpers import MEASUREMENTS, REPO, changed_hosts
 
 
 def test_release_layout_and_modes(host):
@@ -142,7 +142,8 @@ def test_an_install_killed_after_the_upload_is_finished_by_the_next_run(host, te
     new = release_of(h)
     # Back on the default release, then what a killed install leaves: the artifact, no release.
     h.run_expect([0], f"stack-app activate {default} && rm -rf {APP}/releases/{new}")
-    with open(BUILD_DIR / f"{new}.tar.gz", "rb") as artifact:
+    built = max(BUILD_DIR.glob(f"{new}--*.tar.gz"), key=lambda p: p.stat().st_mtime)  # app1's target
+    with open(built, "rb") as artifact:
         subprocess.run(["ssh", "-F", str(testbed.state_dir / "ssh_config"), "app1", "sudo", "install", "-m", "0600",
                         "/dev/stdin", f"{APP}/releases/{new}.tar.gz"], stdin=artifact, check=True)
     proc = pyinfra_on_testbed("deploy.py", "--limit", "app1", "--data", f"app_source={src}")
