@@ -128,7 +128,7 @@ def rows(result):
     return [row for serie in result["body"]["results"][0].get("series", []) for row in serie["values"]]
 
 
-def get(address, path, port=443, tls_max=None, headers=None):
+def get(address, path, port=443, tls_max=None, headers=None, method="GET", body=None):
     if port == 443:
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
@@ -137,7 +137,7 @@ def get(address, path, port=443, tls_max=None, headers=None):
         conn = http.client.HTTPSConnection(address, port, context=ctx, timeout=10)
     else:
         conn = http.client.HTTPConnection(address, port, timeout=10)
-    conn.request("GET", path, headers=headers or {})
+    conn.request(method, path, body=body, headers=headers or {})
     resp = conn.getresponse()
     resp.body = resp.read()
     resp.tls = conn.sock.version() if port == 443 else None

@@ -92,6 +92,23 @@ def test_maintenance_flag_serves_the_maintenance_page(host, web):
     assert get(web, "/health").status == 200
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_maintenance_answers_every_method_with_503_and_retry_after(host, web, method):
+    """Not a 405 from the static page: clients retry a 503 with Retry-After, and give up on a 405."""
+    host("web1").run_expect([0], "touch /var/www/maintenance/on")
+    try:
+        resp = get(web, "/sales", method=method, body=b'{"items": []}',
+                   headers={"Content-Type": "application/json"})
+    finally:
+        host("web1").run_expect([0], "rm -f /var/www/maintenance/on")
+    assert (resp.status, resp.getheader("Retry-After")) == (503, "120")
+    assert b"Down for maintenance" in resp.body
+
+
+def test_the_maintenance_page_is_not_served_on_its_own(web):
+    assert get(web, "/maintenance.html").status == 404
+
+
 def test_config_rejected_by_nginx_t_never_goes_live(host, web):
     live = host("web1").file("/etc/nginx/nginx.conf").content_string
     proc = pyinfra_on_testbed("tests/e2e/deploys/broken_nginx.py", "--limit", "web1")
