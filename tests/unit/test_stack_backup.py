@@ -2,6 +2,7 @@
 
 import datetime
 
+from stack.hosttools.stack_backup.drill import differences
 from stack.hosttools.stack_backup.store import backup_id, expired, id_time, key_started, unneeded_binlogs
 
 NOW = datetime.datetime(2026, 11, 25, 2, 0, tzinfo=datetime.timezone.utc)
@@ -44,3 +45,20 @@ def test_the_newest_archived_binlog_is_never_unneeded():
 def test_a_binlog_key_sorts_and_reads_back_as_the_time_it_began():
     key = binlog(NOW, 3)
     assert key_started(key) == NOW and key.endswith("-mysql-bin.000003.zst.age")
+
+
+MANIFEST = {"rows": {"sales.sale": 10, "sales.sale_item": 30}, "alembic_revision": "0004"}
+
+
+def test_the_drill_compares_exact_row_counts():
+    found = {"rows": {"sales.sale": 10, "sales.sale_item": 29}, "alembic_revision": "0004"}
+    assert "rows" in differences(found, MANIFEST)
+    assert differences({**found, "rows": MANIFEST["rows"]}, MANIFEST) is None
+
+
+def test_the_drill_of_a_backup_taken_under_writes_compares_tables_and_revision_not_counts():
+    under_writes = {**MANIFEST, "rows_exact": False}
+    moved = {"rows": {"sales.sale": 12, "sales.sale_item": 35}, "alembic_revision": "0004"}
+    assert differences(moved, under_writes) is None
+    assert "tables" in differences({**moved, "rows": {"sales.sale": 12}}, under_writes)
+    assert "revision" in differences({**moved, "alembic_revision": "0003"}, under_writes)
