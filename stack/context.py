@@ -33,8 +33,13 @@ class Context:
     started: float = field(default_factory=time.monotonic)  # the run's start (time.monotonic)
     release: str | None = None  # the release artifact built in this run (stack.artifact.build)
     planned: dict[str, Planned] = field(default_factory=dict)  # app host -> its switch
-    rollout_failed: list[str] = field(default_factory=list)  # app hosts whose switch failed: no later host goes
-    tls_changes: dict[str, list] = field(default_factory=dict)  # host -> operations that put new TLS files there
+    # app hosts whose switch or bake failed: no later host is switched
+    rollout_failed: list[str] = field(default_factory=list)
+    # (app host, the release it ran before) for each host the rollout switched, in order: a
+    # failure later in the run switches them all back
+    rollout_switched: list[tuple[Any, str]] = field(default_factory=list)
+    # host -> the operations that put new TLS files there in this run
+    tls_changes: dict[str, list] = field(default_factory=dict)
     # An operation changed something, or failed, on any host (stack.hooks.Changes): until then
     # every file is as the run found it.
     changed: bool = False

@@ -1,8 +1,10 @@
 """One app host at a time: switch, restart, health-gate, then bake (its traffic
-watched at nginx: error rate and P99). The first host that fails is switched
-back, and no later host is touched. Nothing is
-migrated or switched while a data-tier host the app needs failed in this run
-(``data_tier_barrier``, called by deploy.py).
+watched at nginx: error rate and P99), as Flagger and Argo Rollouts do. When a host
+fails its gate or its bake, it and every host this run already switched go back to
+the release each ran before, and no later host is touched: the fleet is never left
+half on the new release. Rollbacks are baked too. Nothing is migrated or switched
+while a data-tier host the app needs failed in this run (``data_tier_barrier``,
+called by deploy.py).
 
 pyinfra runs the activation with ``_serial=True``; the run's context
 (stack.context) is shared by all hosts of the run, which is what lets a failure
@@ -20,19 +22,44 @@ from pyinfra.operations import python
 from stack import context, migration, topology
 from stack.shell import argv
 
+# Fewer requests than this in a bake window judge nothing: the window is inconclusive,
+# and the host passes with a warning saying so (a quiet environment must still deploy;
+# a release that fails under traffic is caught where there is traffic).
+MIN_REQUESTS = 10
+
+
 def activate(release_id: str, sudo: bool, action: str = "deploy"):
-    failed = context.current().rollout_failed
-    if failed:
-        raise RuntimeError(f"rollout stopped: {failed[0]} failed its health gate; {host.name} not switched")
+    run = context.current()
+    if run.rollout_failed:
+        raise RuntimeError(f"rollout stopped: {run.rollout_failed[0]} failed; {host.name} not switched")
     if action == "deploy":
         migration.allows(release_id)  # raises unless the release's schema is applied
-    ok, output = host.run_shell_command(argv("stack-app", "activate", release_id, "--action", action), _sudo=sudo,
-                                        print_output=True)
-    if not ok:
-        failed.append(host.name)
-        raise RuntimeError(f"{host.name}: {output.stderr or output.stdout}")
-    if action == "deploy":
-        bake(release_id, sudo)
+    before = host.run_shell_command(argv("stack-app", "current"), _sudo=sudo)[1].stdout.strip()
+    ok, output = host.run_shell_command(argv("stack-app", "activate", release_id, "--action", action),
+                                        _sudo=sudo, print_output=True)
+    if not ok:  # stack-app switched this host back itself
+        run.rollout_failed.append(host.name)
+        others = switch_back_the_others(run, sudo)
+        raise RuntimeError(f"{host.name}: {output.stderr or output.stdout}{others}")
+    run.rollout_switched.append((host, before))
+    bake(release_id, sudo, action)
+
+
+def switch_back_the_others(run, sudo: bool) -> str:
+    """Every host this run switched before the failing one, back to its release before
+    the run; what was done, for the failure's message."""
+    said = []
+    for other, before in reversed(run.rollout_switched):
+        if other.name == host.name:  # the failing host itself: already handled
+            continue
+        if not before:
+            said.append(f"{other.name} had no release before: left on it")
+            continue
+        ok, out = other.run_shell_command(argv("stack-app", "activate", before, "--action", "rollback"),
+                                          _sudo=sudo, print_output=True)
+        failed = "" if ok else f", WHICH FAILED: {out.stderr}"
+        said.append(f"{other.name} switched back to {before}{failed}")
+    return "; " + "; ".join(said) if said else ""
 
 
 # Runs on each web host (python3 -c): this app host's requests at nginx since the switch.
@@ -40,15 +67,34 @@ TRAFFIC = (Path(__file__).parent / "hosttools/traffic.py").read_text()
 
 
 def traffic(upstream: str, since) -> tuple[int, int, float]:
-    """(requests, 5xx, P99 s) for one app host, over every web host's log."""
+    """(requests, 5xx, P99 s) for one app host, over every web host's log. A log that
+    cannot be read fails: a bake that saw nothing has judged nothing."""
     total, errors, p99 = 0, 0, 0.0
     for web in watched():
         ok, out = web.run_shell_command(argv("python3", "-c", TRAFFIC, upstream, since.isoformat()),
                                         _sudo=bool(web.data.get("_sudo")))
-        if ok:
-            seen = json.loads(out.stdout)
-            total, errors, p99 = total + seen["requests"], errors + seen["errors"], max(p99, seen["p99"])
+        if not ok:
+            raise BakeFailed(f"nginx's log on {web.name} could not be read: {out.stderr.strip()[-300:]}")
+        seen = json.loads(out.stdout)
+        total, errors, p99 = total + seen["requests"], errors + seen["errors"], max(p99, seen["p99"])
     return total, errors, p99
+
+
+class BakeFailed(RuntimeError):
+    pass
+
+
+def verdict(what: str, requests: int, errors: int, p99: float, data) -> str | None:
+    """Why a bake window fails (``what``: "error rate" or "P99"), if it does; None when it
+    passes or, with fewer than MIN_REQUESTS requests, is inconclusive."""
+    if requests < MIN_REQUESTS:
+        return None
+    rate = 100 * errors / requests
+    if what == "error rate" and rate > data.app_bake_error_rate_percent:
+        return f"{rate:.1f}% of {requests} requests (limit {data.app_bake_error_rate_percent}%)"
+    if what == "P99" and p99 > data.app_bake_p99_limit:
+        return f"P99 {p99:.2f}s over {requests} requests (limit {data.app_bake_p99_limit}s)"
+    return None
 
 
 def watched() -> list:
@@ -56,17 +102,19 @@ def watched() -> list:
     return [h for h in inventory.get_group("web_servers", []) if h in state.activated_hosts]
 
 
-def bake(release_id: str, sudo: bool):
+def bake(release_id: str, sudo: bool, action: str):
     """After a host switched: its traffic watched at nginx for the bake windows. An
-    error rate or P99 past the seed's thresholds over a whole window switches it back
-    and stops the rollout; /health alone misses a release whose endpoints fail."""
-    d = host.data
+    error rate or P99 past the seed's thresholds over a whole window, or a log that
+    cannot be read, fails the bake; /health alone misses a release whose endpoints
+    fail. A deploy's failed bake switches this host and every host switched before it
+    back; a rollback's stops where it is (there is no better release to go to)."""
+    d, run = host.data, context.current()
     if not watched():
         logger.warning(f"{host.name}: no web host is in this run (--limit): {release_id} is not baked")
         return
     windows = {"error rate": d.app_bake_error_rate_seconds, "P99": d.app_bake_p99_seconds}
     upstream, switched = f"{d.private_address}:{d.app_port}", datetime.datetime.now(datetime.timezone.utc)
-    clock = time.monotonic()
+    clock, judged = time.monotonic(), set()
     while True:
         time.sleep(1)
         elapsed = time.monotonic() - clock
@@ -74,24 +122,39 @@ def bake(release_id: str, sudo: bool):
             if elapsed < window:
                 continue
             since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=window)
-            requests, errors, p99 = traffic(upstream, max(since, switched))
-            rate = 100 * errors / requests if requests else 0.0
-            bad = (what == "error rate" and requests >= 10 and rate > d.app_bake_error_rate_percent) or \
-                  (what == "P99" and requests >= 10 and p99 > d.app_bake_p99_limit)
-            if bad:
-                context.current().rollout_failed.append(host.name)
-                seconds = time.monotonic() - clock
-                previous = host.run_shell_command(argv("stack-app", "previous"), _sudo=sudo)[1].stdout.strip()
-                back, out = host.run_shell_command(argv("stack-app", "activate", previous, "--action", "rollback"),
-                                                   _sudo=sudo, print_output=True)
-                raise RuntimeError(
-                    f"{host.name}: {release_id} failed its bake: {what} over the last {window}s was "
-                    f"{rate:.1f}% of {requests} requests (limit {d.app_bake_error_rate_percent}%), P99 {p99:.2f}s "
-                    f"(limit {d.app_bake_p99_limit}s); switched back to {previous or 'nothing'} "
-                    f"{seconds:.1f}s after the switch" + ("" if back else f", WHICH FAILED: {out.stderr}"))
+            try:
+                requests, errors, p99 = traffic(upstream, max(since, switched))
+                why = verdict(what, requests, errors, p99, d)
+            except BakeFailed as e:
+                why = str(e)
+                requests = MIN_REQUESTS
+            if requests >= MIN_REQUESTS:
+                judged.add(what)
+            if why:
+                run.rollout_failed.append(host.name)
+                after = back_out(action, sudo, time.monotonic() - clock)
+                raise RuntimeError(f"{host.name}: {release_id} failed its bake: {what} over the last "
+                                   f"{window}s: {why}{after}")
         if elapsed >= max(windows.values()):
-            logger.info(f"--> {host.name}: {release_id} baked {elapsed:.0f}s: error rate and P99 within limits")
+            if judged == set(windows):
+                logger.info(f"--> {host.name}: {release_id} baked {elapsed:.0f}s: error rate and P99 within "
+                            "limits")
+            else:
+                logger.warning(f"{host.name}: {release_id} baked {elapsed:.0f}s, inconclusive: fewer than "
+                               f"{MIN_REQUESTS} requests in a window, so nothing was judged; it stays")
             return
+
+
+def back_out(action: str, sudo: bool, seconds: float) -> str:
+    """After a failed bake: a deploy's hosts back where they were; what was done."""
+    if action != "deploy":
+        return "; the rollback stops here: no later host is switched"
+    previous = host.run_shell_command(argv("stack-app", "previous"), _sudo=sudo)[1].stdout.strip()
+    back, out = host.run_shell_command(argv("stack-app", "activate", previous, "--action", "rollback"),
+                                       _sudo=sudo, print_output=True)
+    failed = "" if back else f", WHICH FAILED: {out.stderr}"
+    return (f"; switched back to {previous or 'nothing'} {seconds:.1f}s after the switch{failed}"
+            + switch_back_the_others(context.current(), sudo))
 
 
 def failed(names: list[str]) -> list[str]:

@@ -164,8 +164,29 @@ def test_a_release_whose_endpoints_fail_is_switched_back_by_its_bake_and_stops_t
         proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", json_output=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    found = re.search(r"failed its bake: error rate over the last \d+s was ([\d.]+)% .* switched back to (\S+) "
-                      r"([\d.]+)s after the switch", out)
+    found = re.search(r"failed its bake: error rate over the last \d+s: ([\d.]+)% of \d+ requests .*"
+                      r"switched back to (\S+) ([\d.]+)s after the switch", out)
     assert found and float(found[1]) > 5 and found[2] == live, out[-3000:]
     MEASUREMENTS.append(f"bake: a release failing /sales/summary was switched back {found[3]}s after its switch")
+    assert {release_of(host(h)) for h in ("app1", "app2")} == {live}
+
+
+def test_a_bake_failing_on_the_second_app_host_switches_the_first_back_too(host, address, tmp_path):
+    """app1 passes its bake, app2 fails its own: the fleet ends on the release it had, not half on each."""
+    live = release_of(host("app1"))
+
+    def break_summary_on_app2(src):
+        init = src / "sales/__init__.py"
+        init.write_text(init.read_text().replace(
+            "    def summary():\n",
+            "    def summary():\n        if __import__('socket').gethostname() == 'app2':\n"
+            "            return 'broken', 500\n"))
+    src = variant(tmp_path, "failing-on-app2", break_summary_on_app2)
+    with Load(address("web1"), path="/sales/summary", rate=60):
+        proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", json_output=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    failed_on_app2 = r"app2: \S+ failed its bake: error rate .* switched back to " + re.escape(live)
+    assert re.search(failed_on_app2, out), out[-3000:]
+    assert f"app1 switched back to {live}" in out, out[-3000:]
     assert {release_of(host(h)) for h in ("app1", "app2")} == {live}
