@@ -1,9 +1,21 @@
 """stack-backup's decisions that need no server: ids, retention, the binlog archive's keys."""
 
 import datetime
+import json
 
+import pytest
+
+from stack.hosttools.stack_backup.cli import main
 from stack.hosttools.stack_backup.drill import differences
-from stack.hosttools.stack_backup.store import backup_id, expired, id_time, key_started, unneeded_binlogs
+from stack.hosttools.stack_backup.store import (
+    Store,
+    backup_id,
+    expired,
+    id_time,
+    key_started,
+    unneeded_binlogs,
+)
+from stack.hosttools.stack_backup.take import exclusive
 
 NOW = datetime.datetime(2026, 11, 25, 2, 0, tzinfo=datetime.timezone.utc)
 
@@ -62,3 +74,13 @@ def test_the_drill_of_a_backup_taken_under_writes_compares_tables_and_revision_n
     assert differences(moved, under_writes) is None
     assert "tables" in differences({**moved, "rows": {"sales.sale": 12}}, under_writes)
     assert "revision" in differences({**moved, "alembic_revision": "0003"}, under_writes)
+
+
+@pytest.mark.parametrize("command", [["swap"], ["stage", "20261201T000000Z", "--identity", "/nonexistent"],
+                                     ["drill", "latest", "--identity", "/nonexistent"]])
+def test_stage_swap_and_the_drill_are_refused_while_another_stack_backup_holds_the_host(tmp_path, capsys, command):
+    cfg = {"local_dir": str(tmp_path / "backups"), "host": "db1"}
+    (tmp_path / "backup.json").write_text(json.dumps(cfg))
+    with exclusive(Store(cfg)):  # a backup (or another restore) running on this host
+        assert main(["--config", str(tmp_path / "backup.json"), *command]) == 2
+    assert "another stack-backup is running on this host" in capsys.readouterr().err

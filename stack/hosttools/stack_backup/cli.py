@@ -33,6 +33,7 @@ Standalone on purpose: Python 3, python3-pymysql and python3-boto3 only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -42,7 +43,11 @@ from .commands import report
 from .drill import drill
 from .restore import stage, swap
 from .store import Failure, Store, bucket, verify
-from .take import run
+from .take import exclusive, run
+
+# What changes this host's backups or server takes the host's one stack-backup lock, as a
+# backup does: a drill or a restore's stage and swap never overlap a backup or each other.
+EXCLUSIVE = ("stage", "swap", "drill")
 
 CONFIG = "/etc/stack/backup.json"
 
@@ -82,24 +87,8 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "run":
             return run(cfg)
-        if args.cmd == "stage":
-            stage(cfg, args.id, args.identity, args.source, [args.database] if args.database else None,
-                  until=args.until)
-            return 0
-        if args.cmd == "swap":
-            return swap(cfg)
-        if args.cmd == "archive":
-            return archive(cfg)
-        if args.cmd == "drill":
-            return drill(cfg, args.id, args.identity, args.source)
-        store = Store(cfg)
-        if args.cmd == "bucket":
-            return bucket(store, ensure=args.ensure)
-        if args.cmd == "list":
-            for m in store.manifests():
-                print(f"{m['id']} {m['method']} {m['size_bytes']} {'s3' if m.get('s3_key') else 'local only'}")
-            return 0
-        return verify(store, args.id)
+        with exclusive(Store(cfg)) if args.cmd in EXCLUSIVE else contextlib.nullcontext():
+            return dispatch(args, cfg)
     except Exception as e:  # whatever failed (a killed server too): said, and non-zero
         what = {"run": "backup"}.get(args.cmd, args.cmd)
         print(f"stack-backup: {what} failed: {e if isinstance(e, Failure) else f'{type(e).__name__}: {e}'}",
@@ -108,3 +97,25 @@ def main(argv=None) -> int:
             report(cfg, ["stack-influx", "write", "backup"], method=cfg["method"],
                    duration_s=round(time.monotonic() - clock, 1), success=0)
         return 2
+
+
+def dispatch(args, cfg: dict) -> int:
+    """Every command but run (which takes its lock itself)."""
+    if args.cmd == "stage":
+        stage(cfg, args.id, args.identity, args.source, [args.database] if args.database else None,
+              until=args.until)
+        return 0
+    if args.cmd == "swap":
+        return swap(cfg)
+    if args.cmd == "archive":
+        return archive(cfg)
+    if args.cmd == "drill":
+        return drill(cfg, args.id, args.identity, args.source)
+    store = Store(cfg)
+    if args.cmd == "bucket":
+        return bucket(store, ensure=args.ensure)
+    if args.cmd == "list":
+        for m in store.manifests():
+            print(f"{m['id']} {m['method']} {m['size_bytes']} {'s3' if m.get('s3_key') else 'local only'}")
+        return 0
+    return verify(store, args.id)
