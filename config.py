@@ -3,17 +3,18 @@
 Registers, for every run (deploy.py or any single task file), the preflight check,
 so that bad group data or a missing secret stops it before a host is contacted, the
 platform check (stack/platforms.py: an OS outside the support matrix stops it when
-the host is reached, before anything is prepared), and
+the host is reached, before anything is prepared), the flow lock (stack/lock.py: one
+run at a time on a host, taken before the first operation), and
 TCP_NODELAY on each SSH connection (stack/hooks.py: 40 ms less per command), and
 the watch for a first change that lets the file operations read their files at once.
 """
 
 from pyinfra import config
 
-from stack import context, hooks, platforms, preflight, pyinfra_private
+from stack import context, hooks, lock, platforms, preflight, pyinfra_private
 
-pyinfra_private.after_state_init(preflight.Preflight(), platforms.PlatformCheck(), hooks.NoDelay(),
-                                 hooks.Changes())
+pyinfra_private.after_state_init(preflight.Preflight(), platforms.PlatformCheck(), lock.FlowLock(),
+                                 hooks.NoDelay(), hooks.Changes())
 context.current()  # the run's context, made now: its clock starts with the run
 
 # Uploads go to /tmp, then sudo moves them: the hosts run libpam-tmpdir (tasks/base.py),

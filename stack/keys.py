@@ -210,6 +210,9 @@ KEYS = {
               "to the target release's revision."),
     "restore_backup": Key(backup_reference, page="app", about="tasks/rollback.py's --data: after the app, "
                           "restore the database from this backup (the restore flow)."),
+    "break_lock": Key(one_of("yes"), page="runbook",
+                      about="any run's --data: break the flow lock a controller that died left on the hosts "
+                      "(stack/lock.py); the run and the host's syslog say whose."),
 }
 # Secrets whose name starts with no component's: their page.
 SECRET_PAGES = {"alert": "grafana", "s3": "backup"}
