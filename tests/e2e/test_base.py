@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
+from tests.e2e.helpers import RELEASE, pyinfra_on_testbed, reach
 from tests.helpers import MEASUREMENTS, REPO
-from tests.e2e.helpers import pyinfra_on_testbed, reach
 
 
 @pytest.mark.parametrize("name", ["db1", "web1"])
@@ -176,7 +176,7 @@ def test_lynis_finds_no_warning_and_a_hardening_index_of_75(lynis_reports, name)
 def test_the_security_suite_comes_from_the_hosts_own_mirror(host):
     own = host("db1").check_output("grep -h '^deb ' /etc/apt/sources.list").split()[1]
     added = host("db1").file("/etc/apt/sources.list.d/stack-updates.list").content_string
-    assert f"deb {own}-security bookworm-security main" in added and f"deb {own} bookworm-updates main" in added
+    assert f"deb {own}-security {RELEASE}-security main" in added and f"deb {own} {RELEASE}-updates main" in added
 
 
 def test_security_updates_are_applied_unattended_and_nothing_is_pending(host):

@@ -7,6 +7,7 @@ import pytest
 
 from stack.hosttools.stack_backup.cli import main
 from stack.hosttools.stack_backup.drill import differences
+from stack.hosttools.stack_backup.restore import binlog_info
 from stack.hosttools.stack_backup.store import (
     Store,
     backup_id,
@@ -84,3 +85,9 @@ def test_stage_swap_and_the_drill_are_refused_while_another_stack_backup_holds_t
     with exclusive(Store(cfg)):  # a backup (or another restore) running on this host
         assert main(["--config", str(tmp_path / "backup.json"), *command]) == 2
     assert "another stack-backup is running on this host" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"])
+def test_the_backups_binlog_position_is_found_by_its_11_8_name_and_its_10_11_name(tmp_path, name):
+    (tmp_path / name).write_text("mysql-bin.000007\t385\t0-1-42\n")
+    assert binlog_info(str(tmp_path)) == str(tmp_path / name)

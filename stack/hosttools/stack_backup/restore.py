@@ -17,6 +17,18 @@ from .server import dump_command, facts, forget_replication, load, recreate
 from .store import Failure, Store, fetch, find, id_time, now
 
 
+# The file mariadb-backup writes the position into: renamed in MariaDB 11 (11.8 on Debian 13).
+BINLOG_INFO = ("mariadb_backup_binlog_info", "xtrabackup_binlog_info")
+
+
+def binlog_info(datadir: str) -> str:
+    """The prepared backup's binlog position file, by either name."""
+    for name in BINLOG_INFO:
+        if os.path.exists(os.path.join(datadir, name)):
+            return os.path.join(datadir, name)
+    raise Failure(f"the backup in {datadir} has no binlog position ({' or '.join(BINLOG_INFO)})")
+
+
 def staging(cfg: dict) -> str:
     return os.path.join(cfg["local_dir"], "restore")
 
@@ -58,7 +70,7 @@ def stage(cfg: dict, which: str, identity: str, source: str | None, databases: l
             sh("mariadb-backup", "--prepare", f"--target-dir={os.path.join(work, 'data')}")
             # the position the backup is consistent at, as mariadb-backup took it (under its
             # commit lock): where a point-in-time replay starts
-            with open(os.path.join(work, "data", "xtrabackup_binlog_info")) as f:
+            with open(binlog_info(os.path.join(work, "data"))) as f:
                 m = {**m, "gtid_current_pos": (f.read().split() + [""])[2]}
         else:  # kept compressed in this root-only directory, read through once
             pipeline(decrypt, stdin_path=artifact, stdout_path=os.path.join(work, "dump.sql.zst"))
