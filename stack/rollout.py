@@ -150,11 +150,13 @@ def back_out(action: str, sudo: bool, seconds: float) -> str:
     if action != "deploy":
         return "; the rollback stops here: no later host is switched"
     previous = host.run_shell_command(argv("stack-app", "previous"), _sudo=sudo)[1].stdout.strip()
+    others = switch_back_the_others(context.current(), sudo)
+    if not previous:  # a first deploy: nothing to go back to
+        return f"; {host.name} had no release before: left on it{others}"
     back, out = host.run_shell_command(argv("stack-app", "activate", previous, "--action", "rollback"),
                                        _sudo=sudo, print_output=True)
     failed = "" if back else f", WHICH FAILED: {out.stderr}"
-    return (f"; switched back to {previous or 'nothing'} {seconds:.1f}s after the switch{failed}"
-            + switch_back_the_others(context.current(), sudo))
+    return f"; switched back to {previous} {seconds:.1f}s after the switch{failed}{others}"
 
 
 def failed(names: list[str]) -> list[str]:

@@ -15,7 +15,10 @@ LOG = "/var/log/nginx/access.log"
 def main():
     upstream, since = sys.argv[1], datetime.datetime.fromisoformat(sys.argv[2])
     times, errors = [], 0
-    with open(LOG, "rb") as f:
+    if not os.path.exists(LOG):  # nginx has served nothing here yet (a first converge): no traffic
+        print(json.dumps({"requests": 0, "errors": 0, "p99": 0.0}))
+        return
+    with open(LOG, "rb") as f:  # any other failure to read fails the bake
         f.seek(max(0, os.path.getsize(LOG) - (32 << 20)))
         for raw in f:
             try:
