@@ -31,7 +31,8 @@ MIN_REQUESTS = 10
 def activate(release_id: str, sudo: bool, action: str = "deploy"):
     run = context.current()
     if run.rollout_failed:
-        raise RuntimeError(f"rollout stopped: {run.rollout_failed[0]} failed; {host.name} not switched")
+        raise RuntimeError(f"rollout stopped: {run.rollout_failed[0]} failed its health gate or its bake; "
+                           f"{host.name} not switched")
     if action == "deploy":
         migration.allows(release_id)  # raises unless the release's schema is applied
     before = host.run_shell_command(argv("stack-app", "current"), _sudo=sudo)[1].stdout.strip()

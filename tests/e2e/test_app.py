@@ -4,6 +4,8 @@ load, automatic rollback, pruning. Ends with the default release live again."""
 import json
 import re
 import subprocess
+import threading
+import time
 
 from testbed.load import Load
 from tests.e2e.helpers import APP, get, pyinfra_on_testbed, release_of, variant
@@ -172,21 +174,41 @@ def test_a_release_whose_endpoints_fail_is_switched_back_by_its_bake_and_stops_t
 
 
 def test_a_bake_failing_on_the_second_app_host_switches_the_first_back_too(host, address, tmp_path):
-    """app1 passes its bake, app2 fails its own: the fleet ends on the release it had, not half on each."""
-    live = release_of(host("app1"))
+    """The first host passes its bake, the second fails its own: the fleet ends on the release
+    it had, not half on each. Which host pyinfra switches first is its choice: the release
+    fails on a host that carries a marker, put on the other host once the first has switched."""
+    live, marker = release_of(host("app1")), "/etc/stack-e2e-fail-summary"
 
-    def break_summary_on_app2(src):
+    def break_summary_where_marked(src):
         init = src / "sales/__init__.py"
         init.write_text(init.read_text().replace(
             "    def summary():\n",
-            "    def summary():\n        if __import__('socket').gethostname() == 'app2':\n"
+            f"    def summary():\n        if __import__('os').path.exists({marker!r}):\n"
             "            return 'broken', 500\n"))
-    src = variant(tmp_path, "failing-on-app2", break_summary_on_app2)
-    with Load(address("web1"), path="/sales/summary", rate=60):
-        proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", json_output=False)
+
+    def mark_the_second(stop):
+        while not stop.is_set():
+            moved = [h for h in ("app1", "app2") if release_of(host(h)) != live]
+            if moved:
+                host(({"app1", "app2"} - set(moved)).pop()).run_expect([0], f"touch {marker}")
+                return
+            time.sleep(0.3)
+
+    src = variant(tmp_path, "failing-where-marked", break_summary_where_marked)
+    stop = threading.Event()
+    watcher = threading.Thread(target=mark_the_second, args=(stop,), daemon=True)
+    try:
+        with Load(address("web1"), path="/sales/summary", rate=60):
+            watcher.start()
+            proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", json_output=False)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+        for h in ("app1", "app2"):
+            host(h).run_expect([0], f"rm -f {marker}")
     out = proc.stdout + proc.stderr
+    failed = re.search(r"(app[12]): \S+ failed its bake: error rate .* switched back to " + re.escape(live) +
+                       r".*; (app[12]) switched back to " + re.escape(live), out)
     assert proc.returncode != 0
-    failed_on_app2 = r"app2: \S+ failed its bake: error rate .* switched back to " + re.escape(live)
-    assert re.search(failed_on_app2, out), out[-3000:]
-    assert f"app1 switched back to {live}" in out, out[-3000:]
+    assert failed and failed[1] != failed[2], out[-3000:]  # the second failed, and took the first back
     assert {release_of(host(h)) for h in ("app1", "app2")} == {live}
