@@ -11,6 +11,7 @@ from pyinfra.operations import files, server, systemd
 
 from stack import artifact, context, hostfacts, packages, programs, sandbox, secrets, services, tls
 from stack.configs import directories, file, render, secret_file
+from stack.hosttools.stack_app.app import to_prune
 from stack.shell import argv
 
 name, root, port = host.data.app_name, host.data.app_root, host.data.app_port
@@ -93,4 +94,6 @@ context.current().planned[host.name] = context.Planned(
     release_id=release_id,
     # a new CA too: the app's TLS context is built once per process
     switch=lambda: current != release_id or stale or tls.renewed(host) or any(op.did_change() for op in [env, *units]),
-    prune=len(installed) + new_release > host.data.app_keep_releases)
+    # what prune would remove once this release is live (it never removes the live one)
+    prune=bool(to_prune(sorted({*installed, release_id}), release_id, current if current != release_id else
+                        status["previous"], host.data.app_keep_releases)))

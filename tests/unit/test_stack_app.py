@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from stack.hosttools.stack_app.app import App, Failure
+from stack.hosttools.stack_app.app import App, Failure, to_prune
 
 
 @pytest.fixture
@@ -67,3 +67,14 @@ def test_prune_keeps_the_release_a_rollback_goes_back_to_even_with_the_oldest_id
     log(app, "deploy 2026-01-a (was none)", "deploy 2026-04-d (was 2026-01-a)")
     app.prune()
     assert app.installed() == ["2026-01-a", "2026-03-c", "2026-04-d"]
+
+
+def test_prune_keeps_an_old_current_and_previous_and_then_has_nothing_left_to_do():
+    """A fleet back on an old release after newer ones failed: the live one, the one a
+    rollback goes to and the five newest stay, and asking again prunes nothing (the
+    controller asks before it runs prune: a no-op converge must not prune every run)."""
+    releases = [f"2026120{i}" for i in range(1, 10)]
+    removed = to_prune(releases, current="20261201", previous="20261202", keep=5)
+    assert removed == ["20261203", "20261204"]
+    left = [r for r in releases if r not in removed]
+    assert to_prune(left, current="20261201", previous="20261202", keep=5) == []

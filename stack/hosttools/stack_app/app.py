@@ -232,18 +232,21 @@ class App:
 
     # -- prune ---------------------------------------------------------------------------
     def prune(self):
-        releases = self.installed()
-        keep = set(releases[-self.cfg["keep_releases"]:])
-        current = self.current_id()
-        keep.add(current)
-        keep.add(self.previous_id())  # what a rollback goes back to, however old its id
-        older = [r for r in releases if current and r < current]  # and the newest id older than current
-        if older:
-            keep.add(older[-1])
-        for rid in releases:
-            if rid not in keep:
-                shutil.rmtree(self.release_dir(rid))
-                print(f"pruned {rid}")
+        keep = self.cfg["keep_releases"]
+        for rid in to_prune(self.installed(), self.current_id(), self.previous_id(), keep):
+            shutil.rmtree(self.release_dir(rid))
+            print(f"pruned {rid}")
+
+
+def to_prune(releases: list[str], current: str | None, previous: str | None, keep: int) -> list[str]:
+    """The releases prune removes: all but the newest ``keep``, the current one, the one a
+    rollback goes back to (however old its id), and the newest id older than current. The
+    controller asks the same before it runs prune (tasks/app.py): a no-op run prunes nothing."""
+    kept = set(releases[-keep:]) | {current, previous}
+    older = [r for r in releases if current and r < current]
+    if older:
+        kept.add(older[-1])
+    return [r for r in releases if r not in kept]
 
 
 def read_env(path: str) -> dict:
