@@ -60,7 +60,8 @@ def test_a_migration_failing_after_a_partial_ddl_is_undone_and_no_host_switches(
 
 def test_dry_shows_the_pending_revision_and_its_sql_and_changes_nothing(host, failing):
     # the failing one, installed (its id may predate others': a build of the same content is reused)
-    release = host("app1").check_output("ls -d /srv/sales/releases/*/migrations/versions/0005_test.py").split("/")[4]
+    found = host("app1").check_output("ls -d /srv/sales/releases/*/migrations/versions/0005_test.py")
+    release = found.split("/")[4]
     proc = pyinfra_on_testbed("tasks/migrate.py", "--dry", "--data", f"release={release}", json_output=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
