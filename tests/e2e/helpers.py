@@ -21,7 +21,8 @@ from tests.helpers import REPO, run_pyinfra
 
 # The tests' own testbed, beside a developer's `tb`, on the release TESTBED_RELEASE names
 # (.ci/run runs the suite on each release of the support matrix).
-NAME, SUBNET = "tbtest", "10.231.9.0/24"
+NAME = os.environ.get("STACK_E2E_TESTBED", "tbtest")  # another name runs a second suite beside it
+SUBNET = os.environ.get("STACK_E2E_SUBNET", "10.231.9.0/24")
 RELEASE = os.environ.get("TESTBED_RELEASE", rootfs.DEFAULT_RELEASE)
 ENV = {"TESTBED_NAME": NAME}
 
