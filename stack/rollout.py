@@ -19,7 +19,7 @@ from pathlib import Path
 from pyinfra import host, inventory, logger, state
 from pyinfra.operations import python
 
-from stack import context, migration, topology
+from stack import context, migration, pyinfra_private, topology
 from stack.shell import argv
 
 # Fewer requests than this in a bake window judge nothing: the window is inconclusive,
@@ -42,7 +42,7 @@ def activate(release_id: str, sudo: bool, action: str = "deploy"):
         run.rollout_failed.append(host.name)
         others = switch_back_the_others(run, sudo)
         raise RuntimeError(f"{host.name}: {output.stderr or output.stdout}{others}")
-    run.rollout_switched.append((host, before))
+    run.rollout_switched.append((pyinfra_private.real(host), before))  # the host, not the context proxy
     bake(release_id, sudo, action)
 
 
