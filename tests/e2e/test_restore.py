@@ -22,7 +22,6 @@ from tests.e2e.helpers import (
     utc_now,
 )
 
-
 pytestmark = pytest.mark.every_release
 
 

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from testbed.load import Load
-from tests.helpers import MEASUREMENTS
 from tests.e2e.helpers import (
     APP,
     back_up,
@@ -20,6 +19,7 @@ from tests.e2e.helpers import (
     utc_now,
     variant,
 )
+from tests.helpers import MEASUREMENTS
 
 APPS = ("app1", "app2")
 
