@@ -3,34 +3,48 @@ between installing a release and switching to it. One run's state (``current()``
 in the run's context) is shared by every host's operations.
 
 In order, each step a shared operation skipped where it does not apply:
+ 0. an earlier run that died part-way (its journal is on the primary) is finished
+    first: a migration that completed is kept, one that changed nothing is let go,
+    one that stopped half-way is put back (step 5) and this run stops there;
  1. plan, on the first app host: the pending revisions, what they declare, their
     offline SQL and the DDL lint (stack/ddl.py); a refusal here touches nothing;
  2. a pre-migration backup on the db primary (unless the schema is empty), physical, verified, encrypted to the
     backups' recipient and to a key made for this run only, which sits in /run
-    on the primary and is removed at the end (a restore needs no operator);
- 3. maintenance on, if a pending revision is breaking;
+    on the primary with the run's journal and is removed at the end (a restore
+    needs no operator);
+ 3. maintenance on, if a pending revision is breaking; the primary frozen
+    (stack-mysql freeze): clients' writes get 503 with Retry-After from here on,
+    and the binlog position then is the freeze point, after every acknowledged write;
  4. alembic upgrade head, once, from the first app host (lock-wait timeout), then
     --check-heads;
  5. on failure, if the schema changed: maintenance on, the backup restored on the
-    primary, the replicas seeded again, maintenance off (it stays on only if the
-    restore failed);
- 6. maintenance off; deployment_record and audit_log rows; a `migration` point;
+    primary and the primary's own binlogs replayed up to the freeze point (every
+    acknowledged write is back, nothing of the migration's), the replicas seeded
+    again; it stays frozen and in maintenance only if the restore failed;
+ 6. thawed, maintenance off; deployment_record and audit_log rows; a `migration` point;
  7. the outcome: a failed migration fails the run with what happened and the state
     of every tier, and no app host switches (stack/rollout.py asks ``allows``).
+
+Why a freeze after the backup, not before it: the writes between the two are
+replayed from the binlog, so clients wait only for the DDL, never for the backup
+(docs/migrations.md has the figures).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 import time
 
 from pyinfra import host, inventory, logger
 
-from stack import context, ddl, metrics, topology
+from stack import context, ddl, lock, metrics
 from stack.shell import argv, run_on
 
-RUN_DIR = "/run/stack-migrate"  # tmpfs on the primary: this run's key
+RUN_DIR = "/run/stack-migrate"  # tmpfs on the primary: this run's key and journal
+JOURNAL = f"{RUN_DIR}/journal.json"  # what a run that dies leaves for the next: release, backup, freeze point
 
 
 class Run:
@@ -41,6 +55,9 @@ class Run:
         self.backup_id: str | None = None
         self.ddl_ran = False
         self.restored: bool | None = None
+        self.frozen: str | None = None  # the freeze point (a GTID position), once frozen
+        self.journal: dict | None = None  # an earlier run's, which died part-way
+        self.reseed = False  # the primary's data was put back: the replicas follow it
         self.started = time.monotonic()
 
     def pending(self) -> bool:
@@ -57,7 +74,14 @@ class Run:
         return self.pending() and any(r["breaking"] for r in self.plan["pending"])
 
     def needs_restore(self) -> bool:
-        return bool(self.failed and self.ddl_ran and self.backup_id)
+        return bool(self.failed and self.ddl_ran and self.backup_id and self.frozen)
+
+    def needs_thaw(self) -> bool:
+        # a dead run may have frozen the primary before its journal could say so
+        return bool(self.frozen or self.journal) and self.restored is not False
+
+    def needs_maintenance_off(self) -> bool:
+        return (self.breaking() or self.needs_restore() or bool(self.journal)) and self.restored is not False
 
 
 def current() -> Run:
@@ -99,6 +123,39 @@ def adopt(plan: dict, release: str, backups: bool) -> str | None:
     return None
 
 
+def resume(journal: dict, plan: dict, primary_at: str) -> None:
+    """Step 0, at prepare time: what an earlier run that died part-way left. ``plan``:
+    the schema now against the journal's release; ``primary_at``: the primary's
+    binlog position."""
+    run = current()
+    run.journal, run.release = journal, journal["release"]
+    run.backup_id, run.frozen = journal["backup_id"], journal.get("frozen")
+    was = f"the migration to {journal['release']} (the run where {lock.describe(journal.get('run', {}))})"
+    untouched = plan["schema"] == journal["schema"]
+    if journal.get("step") == "putting_back" and untouched and primary_at == run.frozen:
+        logger.warning(f"--> {was} died after putting the data back: the replicas are seeded again")
+        run.reseed = True
+    elif not plan["pending"] and journal.get("step") != "putting_back":
+        logger.warning(f"--> {was} completed before its run died: it is kept, and the primary thawed")
+    elif untouched and journal.get("step") != "putting_back":
+        logger.warning(f"--> {was} died before changing the schema: the primary is thawed")
+    else:
+        run.ddl_ran, run.plan = True, {**plan, "schema": journal["schema"], "pending": []}
+        run.failed = (f"{was} died part-way: the data is put back as it was at its freeze point; "
+                      "run again to migrate")
+        logger.warning(f"--> {run.failed}")
+
+
+def write_journal(step: str):
+    """On the primary, before each step a death would leave half-done."""
+    run = current()
+    note = {"release": run.release, "backup_id": run.backup_id, "frozen": run.frozen, "step": step,
+            "schema": run.plan["schema"], "run": lock.holder(sys.argv)}
+    run_on(host, "install", "-d", "-m", "0700", RUN_DIR, what=f"making {RUN_DIR}")
+    if not host.put_file(io.StringIO(json.dumps(note)), JOURNAL, _sudo=bool(host.data.get("_sudo"))):
+        raise RuntimeError(f"writing {JOURNAL} failed")
+
+
 def make_plan(release):
     """Step 1 when the release was installed in this run, on the first app host."""
     run = current()
@@ -110,6 +167,8 @@ def back_up():
     """Step 2, on the primary."""
     run = current()
     try:
+        # what an earlier run left here is settled (step 0): its key and journal go
+        run_on(host, "rm", "-rf", RUN_DIR, what=f"clearing {RUN_DIR}")
         run_on(host, "install", "-d", "-m", "0700", RUN_DIR, what=f"making {RUN_DIR}")
         run_on(host, "age-keygen", "-o", f"{RUN_DIR}/identity", what="making this run's key")
         public = run_on(host, "age-keygen", "-y", f"{RUN_DIR}/identity", what="reading this run's key").strip()
@@ -117,8 +176,21 @@ def back_up():
                  what="the pre-migration backup")
         run.backup_id = re.findall(r"backup (\d{8}T\d{6}Z): ", out)[-1]
         run_on(host, "stack-backup", "verify", run.backup_id, what="verifying the pre-migration backup")
+        write_journal("backed_up")
     except Exception as e:
         run.failed = f"refused before anything was touched: {e}"
+
+
+def freeze():
+    """Step 3, on the primary: from here, every write is after the migration's."""
+    run = current()
+    try:
+        run.frozen = json.loads(run_on(host, "stack-mysql", "freeze", what="freezing the primary"))["gtid"]
+        write_journal("frozen")
+    except Exception as e:
+        run.failed = f"refused before the schema was touched: {e}"
+        if run.frozen is None:  # frozen or not, it must not stay so: thawed (a no-op if it never froze)
+            run_on(host, "stack-mysql", "thaw", what="thawing the primary after a failed freeze")
 
 
 def migrate():
@@ -136,13 +208,16 @@ def migrate():
 
 
 def restore():
-    """Step 5, on the primary: the pre-migration backup, with this run's key."""
+    """Step 5, on the primary: the pre-migration backup, with this run's key, and
+    this server's binlogs up to the freeze point."""
     run = current()
     try:
-        run_on(host, "stack-backup", "stage", run.backup_id, "--identity", f"{RUN_DIR}/identity",
-           what="staging the pre-migration backup")
-        run_on(host, "stack-backup", "swap", what="restoring the pre-migration backup")
-        run.restored = True
+        write_journal("putting_back")
+        # --wait: a put-back begun by a run that died may still be running here
+        run_on(host, "stack-backup", "--wait", "stage", run.backup_id, "--identity", f"{RUN_DIR}/identity",
+               "--until-gtid", run.frozen, "--local-binlogs", what="staging the pre-migration backup")
+        run_on(host, "stack-backup", "--wait", "swap", what="restoring the pre-migration backup")
+        run.restored = run.reseed = True
     except Exception as e:
         run.restored = False
         run.failed += f"; THE RESTORE FAILED TOO: {e}"
@@ -171,9 +246,11 @@ def outcome():
     """Step 7: fail the run, saying what state every tier is in."""
     run = current()
     if run.restored:
-        data = f"the database is back on the pre-migration backup {run.backup_id} (replicas seeded again)"
+        data = (f"the database is back on the pre-migration backup {run.backup_id} with every write up to the "
+                f"freeze point {run.frozen} (replicas seeded again)")
     elif run.restored is False:
-        data = f"the database is in an unknown state; maintenance mode stays ON; backup {run.backup_id} is intact"
+        data = (f"the database is in an unknown state; maintenance mode stays ON and the primary frozen; backup "
+                f"{run.backup_id} is intact; run the same command again to retry the put-back")
     elif run.ddl_ran:
         data = "the schema changed and no backup was taken: look before serving"
     else:
@@ -194,7 +271,3 @@ def allows(release_id: str) -> None:
         if not ok:
             raise RuntimeError(f"{host.name} not switched: release {release_id} has pending migrations, and "
                                f"{runner().name}, which runs them, is not in this run (--limit)")
-
-
-def is_primary() -> bool:
-    return host.name == topology.primary().name

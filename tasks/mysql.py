@@ -50,8 +50,9 @@ def desired_state() -> dict:
     app_db = f"{host.data.mysql_app_database}.*"
     accounts = [  # (user, its password secret, from where, grants)
         (host.data.mysql_app_user, "mysql_app_password", app_hosts, {app_db: host.data.mysql_app_privileges}),
+        # READ_ONLY ADMIN: a migration runs while the primary is frozen (stack-mysql freeze)
         (host.data.mysql_migration_user, "mysql_migration_password", app_hosts,
-         {app_db: host.data.mysql_migration_privileges}),
+         {app_db: host.data.mysql_migration_privileges, "*.*": ["READ_ONLY ADMIN"]}),
         (host.data.mysql_replication_user, "mysql_replication_password", db_hosts, {"*.*": ["REPLICATION SLAVE"]}),
         (host.data.mysql_backup_user, "mysql_backup_password", ["localhost", *db_hosts],
          {"*.*": host.data.mysql_backup_privileges}),

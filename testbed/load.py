@@ -8,13 +8,15 @@ failed request.
         ...                                              # as fast as 4 clients go
 
 Each request is recorded as (started, seconds, status or error), ``started`` on
-the controller's monotonic clock, so a test can ask what failed when.
+the controller's monotonic clock, so a test can ask what failed when; the id of
+every sale a 201 acknowledged is kept, so a test can look for its row.
 """
 
 from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import ssl
 import threading
 import time
@@ -37,6 +39,7 @@ class Load:
         self.requests = requests or [("GET", path, None)]
         self.ok_statuses, self.settle = ok, settle
         self.records: list[tuple[float, float, int | str]] = []
+        self.created: list[int] = []  # the ids of the sales a 201 acknowledged
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._turn = itertools.cycle(range(len(self.requests)))
@@ -65,7 +68,10 @@ class Load:
                 resp = conn.getresponse()
                 text = resp.read()
                 outcome: int | str = resp.status if resp.status in self.ok_statuses else \
-                    f"{resp.status} {method} {path} {text[:120]!r}"
+                    f"{resp.status} {method} {path} retry-after={resp.getheader('Retry-After')} {text[:120]!r}"
+                if resp.status == 201:
+                    with self._lock:
+                        self.created.append(json.loads(text)["id"])
             except Exception as e:  # every kind of failure is a failed request
                 outcome, conn = f"{method} {path} {e!r}", None
             with self._lock:

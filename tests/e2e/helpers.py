@@ -17,7 +17,7 @@ import time
 import testinfra
 
 from testbed import rootfs
-from tests.helpers import REPO, run_pyinfra
+from tests.helpers import PYINFRA, REPO, run_pyinfra
 
 # The tests' own testbed, beside a developer's `tb`, on the release TESTBED_RELEASE names
 # (.ci/run runs the suite on each release of the support matrix).
@@ -29,6 +29,24 @@ ENV = {"TESTBED_NAME": NAME}
 
 def pyinfra_on_testbed(*args, **kw):
     return run_pyinfra("inventories/testbed.py", *args, env={**ENV, **kw.pop("env", {})}, **kw)
+
+
+def pyinfra_killed_at(marker: str, *args) -> str:
+    """pyinfra on the testbed, SIGKILLed as soon as its output shows ``marker`` (an
+    operation starting, a host's line): a controller dying at that step. Its output."""
+    proc = subprocess.Popen([PYINFRA, "-y", "inventories/testbed.py", *args], cwd=REPO, text=True,
+                            env={**os.environ, **ENV, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            proc.kill()
+            break
+    proc.wait()
+    out = "".join(seen)
+    assert marker in out, f"the run ended before {marker!r}: {out[-3000:]}"
+    return out
 
 
 REACH = """
@@ -167,6 +185,32 @@ TABLES = "sales.sale, sales.sale_item, sales.stock_move, sales.alembic_version"
 
 
 FLAG = "/var/www/maintenance/on"
+# What clients write during a flow: each 201 must be a row afterwards, on every db host.
+SALE = json.dumps({"items": [{"sku": "FLOW-1", "qty": 1, "price": "1.00"}]}).encode()
+WRITES = [("POST", "/sales", SALE)]
+
+
+def lost_writes(host, load) -> dict[str, list[int]]:
+    """The acknowledged sales (a 201) that are not a row, per db host."""
+    if not load.created:
+        return {"(no write was acknowledged)": []}
+    lost = {}
+    at = host("db1").check_output("mariadb -N -e 'SELECT @@gtid_binlog_pos'")
+    host("db2").check_output(f"mariadb -N -e \"SELECT MASTER_GTID_WAIT('{at}', 60)\"")  # caught up
+    for name in ("db1", "db2"):
+        found = host(name).check_output(f"mariadb -N -e 'SELECT COUNT(*) FROM sales.sale WHERE id IN "
+                                        f"({','.join(map(str, load.created))})'")
+        if int(found) != len(load.created):
+            rows = set(map(int, host(name).check_output(
+                f"mariadb -N -e 'SELECT id FROM sales.sale WHERE id IN ({','.join(map(str, load.created))})'"
+            ).split()))
+            lost[name] = sorted(set(load.created) - rows)
+    return lost
+
+
+def not_retryable(failures: list[str]) -> list[str]:
+    """The refusals a client would not retry: anything but a 503 with Retry-After."""
+    return [f for f in failures if not re.match(r"503 \S+ \S+ retry-after=\d+ ", f)]
 
 
 def checksums(h) -> dict[str, str]:

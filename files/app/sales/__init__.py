@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger("sales")
 CHECK_TIMEOUT = 0.8  # seconds per dependency: /health answers in under 2 s
 TIMEOUT = 5  # seconds: connect, read and write of every other request
+READ_ONLY = 1290  # ER_OPTION_PREVENTS_STATEMENT: the primary is frozen (a migration runs)
 MAX_ITEMS = 100
 MAX_QTY = 10_000
 MAX_PRICE = Decimal("99999999.99")  # sale_item.price is DECIMAL(12, 2)
@@ -155,6 +156,15 @@ def create_app():
     @app.errorhandler(Invalid)
     def invalid(e):
         return jsonify({"error": str(e)}), 400
+
+    @app.errorhandler(pymysql.MySQLError)
+    def frozen(e):
+        # A write refused by a frozen primary was never committed: a 503, to which nginx
+        # adds Retry-After and which clients retry (nginx never resends a POST itself).
+        if e.args and e.args[0] == READ_ONLY:
+            return jsonify({"error": "writes are paused for a moment; retry"}), 503
+        log.exception("database error")
+        return jsonify({"error": "internal error"}), 500
 
     @app.get("/health")
     def health():

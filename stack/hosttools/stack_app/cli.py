@@ -29,13 +29,17 @@ Standalone on purpose: Python 3 only (plan, head and record run in a release's o
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
+import os
 import platform
 import sys
 
 from .app import App, Failure
 
 CONFIG = "/etc/stack/app.json"
+SCHEMA_LOCK = "/run/lock/stack-app-schema"  # held by a migration (exclusive) and a plan (shared)
 
 
 def main(argv=None) -> int:
@@ -76,39 +80,57 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     with open(args.config) as f:
         app = App(json.load(f))
+    # A migration and what reads the schema's state never overlap: a plan asked while a
+    # migration left behind by a dead controller still runs waits for its end.
+    exclusive = {"migrate": not getattr(args, "check", False), "downgrade": True, "plan": False}.get(args.cmd)
     try:
-        if args.cmd == "releases":
-            print("\n".join(app.installed()))
-        elif args.cmd == "current":
-            print(app.current_id() or "")
-        elif args.cmd == "install":
-            app.install(args.id, args.artifact)
-        elif args.cmd == "migrate":
-            return app.migrate(args.id, args.check)
-        elif args.cmd == "activate":
-            app.activate(args.id, args.action)
-        elif args.cmd == "previous":
-            print(app.previous_id() or "")
-        elif args.cmd == "status":
-            print(json.dumps({"current": app.current_id() or "", "previous": app.previous_id() or "",
-                              "installed": app.installed(), "stale": app.stale(),
-                              # what the releases' venvs are built with (this interpreter): wheels must match it
-                              "python": f"{sys.version_info[0]}.{sys.version_info[1]} {platform.machine()} "
-                                        f"{platform.libc_ver()[1]}"}))
-        elif args.cmd == "plan":
-            print(json.dumps(app.plan(args.id, args.down_to)))
-        elif args.cmd == "head":
-            print(app.head(args.id))
-        elif args.cmd == "downgrade":
-            app.downgrade(args.id, args.to)
-        elif args.cmd == "record":
-            app.record(args.action, args.release, bool(args.success), args.duration, args.detail,
-                       args.from_revision, args.to_revision)
-        elif args.cmd == "prune":
-            app.prune()
-        elif args.cmd == "stale":
-            print("stale" if app.stale() else "fresh")
+        with contextlib.nullcontext() if exclusive is None else schema_lock(exclusive):
+            return command(app, args)
     except Failure as e:
         print(f"stack-app: {e}", file=sys.stderr)
         return 2
+
+
+@contextlib.contextmanager
+def schema_lock(exclusive: bool):
+    fd = os.open(SCHEMA_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def command(app: App, args) -> int:
+    if args.cmd == "releases":
+        print("\n".join(app.installed()))
+    elif args.cmd == "current":
+        print(app.current_id() or "")
+    elif args.cmd == "install":
+        app.install(args.id, args.artifact)
+    elif args.cmd == "migrate":
+        return app.migrate(args.id, args.check)
+    elif args.cmd == "activate":
+        app.activate(args.id, args.action)
+    elif args.cmd == "previous":
+        print(app.previous_id() or "")
+    elif args.cmd == "status":
+        print(json.dumps({"current": app.current_id() or "", "previous": app.previous_id() or "",
+                          "installed": app.installed(), "stale": app.stale(),
+                          # what the releases' venvs are built with (this interpreter): wheels must match it
+                          "python": f"{sys.version_info[0]}.{sys.version_info[1]} {platform.machine()} "
+                                    f"{platform.libc_ver()[1]}"}))
+    elif args.cmd == "plan":
+        print(json.dumps(app.plan(args.id, args.down_to)))
+    elif args.cmd == "head":
+        print(app.head(args.id))
+    elif args.cmd == "downgrade":
+        app.downgrade(args.id, args.to)
+    elif args.cmd == "record":
+        app.record(args.action, args.release, bool(args.success), args.duration, args.detail,
+                   args.from_revision, args.to_revision)
+    elif args.cmd == "prune":
+        app.prune()
+    elif args.cmd == "stale":
+        print("stale" if app.stale() else "fresh")
     return 0

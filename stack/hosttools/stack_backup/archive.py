@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 
 from .commands import pipeline
+from .server import DATADIR
 from .store import Failure, Store, backup_id, download, id_time, key_started, sha256_of
 
 
@@ -143,10 +145,44 @@ def stage_binlogs(store: Store, m: dict, until: datetime.datetime, work: str, id
     return paths
 
 
+def copy_local_binlogs(first: str, work: str) -> list[str]:
+    """This server's binlogs from ``first`` (the backup's) to the newest, copied into
+    work/binlog: the swap moves the datadir they live in aside."""
+    with open(os.path.join(DATADIR, "mysql-bin.index")) as f:
+        names = [os.path.basename(line.strip()) for line in f if line.strip()]
+    if first not in names:
+        raise Failure(f"this server no longer has the binlog {first} its backup began in "
+                      f"(it has {names[0] if names else 'none'} onwards)")
+    os.makedirs(os.path.join(work, "binlog"), mode=0o700)
+    paths = []
+    for name in names[names.index(first):]:
+        paths.append(os.path.join(work, "binlog", name))
+        shutil.copyfile(os.path.join(DATADIR, name), paths[-1])
+    print(f"{len(paths)} binlog(s) of this server from {first}, to replay")
+    return paths
+
+
+def gtid_seqs(position: str) -> dict[tuple[str, str], int]:
+    """"0-1-42,1-1-7" -> {(domain, server): seq}."""
+    out = {}
+    for gtid in filter(None, position.replace(" ", "").split(",")):
+        domain, server, seq = gtid.split("-")
+        out[(domain, server)] = int(seq)
+    return out
+
+
+def gtid_reaches(target: str, position: str) -> bool:
+    """Whether replay from ``position`` can reach ``target``: no domain of the
+    position is already past the target's."""
+    want = {domain: seq for (domain, _), seq in gtid_seqs(target).items()}
+    return all(seq <= want.get(domain, seq) for (domain, _), seq in gtid_seqs(position).items())
+
+
 def replay(cfg: dict, m: dict):
-    """The staged binlogs applied after the backup's GTID position, up to the
-    target time (the binlog's times read as UTC)."""
+    """The staged binlogs applied after the backup's GTID position, up to the target:
+    a time (the binlog's times read as UTC), or a GTID position, which is included."""
     start = [f"--start-position={m['gtid_current_pos']}"] if m["gtid_current_pos"] else []  # none: from the start
-    pipeline(["mariadb-binlog", "--no-defaults", *start,
-              f"--stop-datetime={m['until'].replace('T', ' ').rstrip('Z')}", *m["binlogs"]],
+    stop = (f"--stop-position={m['until_gtid']}" if m.get("until_gtid")
+            else f"--stop-datetime={m['until'].replace('T', ' ').rstrip('Z')}")
+    pipeline(["mariadb-binlog", "--no-defaults", *start, stop, *m["binlogs"]],
              ["mariadb", "--user=root", f"--socket={cfg['socket']}"], env={**os.environ, "TZ": "UTC"})

@@ -8,9 +8,10 @@ root over the server's unix socket.
                                   back up now: the stream, the upload, the manifest, retention
     stack-backup list             backups with a manifest, newest last (id, method, size, where)
     stack-backup verify ID|latest the artifact's sha256 against its manifest (from S3 if not local)
-    stack-backup stage ID|latest --identity FILE [--from HOST] [--database DB] [--until UTC]
-                                  fetch, verify, decrypt and prepare aside (with the archived
-                                  binlogs up to UTC, for a point-in-time restore); touches nothing
+    stack-backup stage ID|latest --identity FILE [--from HOST] [--database DB]
+                       [--until UTC | --until-gtid GTID [--local-binlogs]]
+                                  fetch, verify, decrypt and prepare aside (with the binlogs up to
+                                  UTC or GTID, for a point-in-time restore); touches nothing
     stack-backup swap             put the staged backup in place and check the rows: physical,
                                   the datadir swapped (the old one comes back if anything fails);
                                   logical, the databases dumped aside then loaded (ditto)
@@ -55,6 +56,8 @@ CONFIG = "/etc/stack/backup.json"
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="stack-backup", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=CONFIG)
+    p.add_argument("--wait", action="store_true", help="stage, swap, drill: wait for another stack-backup "
+                                                       "on this host to end, instead of refusing")
     sub = p.add_subparsers(dest="cmd", required=True)
     sp = sub.add_parser("run")
     sp.add_argument("--method", choices=["physical", "logical"], help="instead of the configured one")
@@ -72,7 +75,11 @@ def main(argv=None) -> int:
         sp.add_argument("--from", dest="source", help="the host whose backups to read (default: this one)")
         if name == "stage":
             sp.add_argument("--database", help="only this database (logical backups)")
-            sp.add_argument("--until", help="UTC time (2026-11-25T14:30:00Z): replay the binlog archive up to then")
+            target = sp.add_mutually_exclusive_group()
+            target.add_argument("--until", help="UTC time (2026-11-25T14:30:00Z): replay the binlog archive up to then")
+            target.add_argument("--until-gtid", help="a GTID position (0-1-42): replay up to it, included")
+            sp.add_argument("--local-binlogs", action="store_true",
+                            help="replay this server's own binlogs, not the archive's")
     sp = sub.add_parser("bucket")
     mode = sp.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true")
@@ -87,7 +94,7 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "run":
             return run(cfg)
-        with exclusive(Store(cfg)) if args.cmd in EXCLUSIVE else contextlib.nullcontext():
+        with exclusive(Store(cfg), wait=args.wait) if args.cmd in EXCLUSIVE else contextlib.nullcontext():
             return dispatch(args, cfg)
     except Exception as e:  # whatever failed (a killed server too): said, and non-zero
         what = {"run": "backup"}.get(args.cmd, args.cmd)
@@ -103,7 +110,7 @@ def dispatch(args, cfg: dict) -> int:
     """Every command but run (which takes its lock itself)."""
     if args.cmd == "stage":
         stage(cfg, args.id, args.identity, args.source, [args.database] if args.database else None,
-              until=args.until)
+              until=args.until, until_gtid=args.until_gtid, local_binlogs=args.local_binlogs)
         return 0
     if args.cmd == "swap":
         return swap(cfg)

@@ -11,9 +11,9 @@ import subprocess
 import sys
 import time
 
-from .archive import replay, stage_binlogs
+from .archive import copy_local_binlogs, gtid_reaches, replay, stage_binlogs
 from .commands import pipeline, report, sh
-from .server import dump_command, facts, forget_replication, load, recreate
+from .server import DATADIR, dump_command, facts, forget_replication, load, recreate
 from .store import Failure, Store, fetch, find, id_time, now
 
 
@@ -34,11 +34,14 @@ def staging(cfg: dict) -> str:
 
 
 def stage(cfg: dict, which: str, identity: str, source: str | None, databases: list[str] | None = None,
-          work: str | None = None, until: str | None = None) -> dict:
+          work: str | None = None, until: str | None = None, until_gtid: str | None = None,
+          local_binlogs: bool = False) -> dict:
     """Everything that can fail without harm, all aside in ``work``: the checksum,
     the decryption, and mariadb-backup --prepare (physical) or a full read of the
     dump (logical). ``databases``: only these (logical backups only). ``until``
-    (UTC, 2026-11-25T14:30:00Z): the archived binlogs up to then, to replay."""
+    (UTC, 2026-11-25T14:30:00Z) or ``until_gtid`` (a GTID position, included): the
+    binlogs up to there, to replay: from the archive, or with ``local_binlogs``
+    this server's own (a failed migration's put-back, up to its freeze point)."""
     clock = time.monotonic()
     store = Store(cfg, prefix=source)
     target = None
@@ -46,10 +49,15 @@ def stage(cfg: dict, which: str, identity: str, source: str | None, databases: l
         target = datetime.datetime.strptime(until, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
         if target > now():
             raise Failure(f"until {until} is in the future")
-    m = find(store, which, before=target)
-    if target and (m["method"] != "physical" or target < id_time(m["id"])):
-        raise Failure(f"a point-in-time restore starts from a physical backup taken before {until}; "
-                      f"{m['id']} is a {m['method']} backup")
+    pitr = bool(until or until_gtid)
+    # a point in time replays binlogs onto a physical copy: a dump's position is only as
+    # exact as its one transaction, and a logical load is not what replay starts from
+    m = find(store, which, before=target, method="physical" if pitr and which == "latest" else None)
+    if pitr and m["method"] != "physical":
+        raise Failure(f"a point-in-time restore starts from a physical backup; {m['id']} is a {m['method']} "
+                      "backup (name a physical one, or restore this one without a target)")
+    if target and target < id_time(m["id"]):
+        raise Failure(f"backup {m['id']} was taken after {until}: name one taken before it")
     if databases and m["method"] == "physical":
         raise Failure(f"{m['id']} is a physical backup: it restores whole (the server, every database). A single "
                       "database needs a logical backup (stack-backup run --method logical)")
@@ -71,14 +79,24 @@ def stage(cfg: dict, which: str, identity: str, source: str | None, databases: l
             # the position the backup is consistent at, as mariadb-backup took it (under its
             # commit lock): where a point-in-time replay starts
             with open(binlog_info(os.path.join(work, "data"))) as f:
-                m = {**m, "gtid_current_pos": (f.read().split() + [""])[2]}
+                position = f.read().split() + ["", "", ""]
+            m = {**m, "binlog_file": position[0], "gtid_current_pos": position[2]}
+            if until_gtid and not gtid_reaches(until_gtid, m["gtid_current_pos"]):
+                raise Failure(f"backup {m['id']} is at GTID {m['gtid_current_pos']}, past {until_gtid}: "
+                              "name one taken before it")
         else:  # kept compressed in this root-only directory, read through once
             pipeline(decrypt, stdin_path=artifact, stdout_path=os.path.join(work, "dump.sql.zst"))
             sh("zstd", "-t", "-q", os.path.join(work, "dump.sql.zst"))
         if artifact == os.path.join(work, "artifact"):  # a download; never the local backup itself
             os.unlink(artifact)
-        staged = {**m, "restore_databases": databases, "until": until,
-                  "binlogs": stage_binlogs(store, m, target, work, identity) if target else []}
+        if local_binlogs and pitr:
+            binlogs = copy_local_binlogs(m["binlog_file"], work)
+        elif pitr:
+            binlogs = stage_binlogs(store, m, target or now(), work, identity)
+        else:
+            binlogs = []
+        staged = {**m, "restore_databases": databases, "until": until, "until_gtid": until_gtid,
+                  "binlogs": binlogs}
         staged["staged_s"] = round(time.monotonic() - clock, 1)
         with open(os.path.join(work, "manifest.json"), "w") as f:
             json.dump(staged, f)
@@ -127,14 +145,15 @@ def swap(cfg: dict) -> int:
         shutil.rmtree(work, ignore_errors=True)
     rto = m["staged_s"] + time.monotonic() - clock
     report(cfg, ["stack-influx", "write", "restore"], **point, duration_s=round(rto, 1), success=1)
-    replayed = f"; binlogs replayed up to {m['until']}" if m["until"] else ""
+    target = m["until"] or m.get("until_gtid")
+    replayed = f"; binlogs replayed up to {target}" if target else ""
     print(f"restored {m['id']} ({', '.join(m['restore_databases'])}): swapped in {time.monotonic() - clock:.1f}s "
           f"after {m['staged_s']}s of staging; rows match the manifest{replayed}; RTO {rto:.1f}s")
     return 0
 
 
 def swap_datadir(cfg: dict, staged: str, m: dict):
-    datadir, aside = "/var/lib/mysql", f"/var/lib/mysql.before-{m['id']}"
+    datadir, aside = DATADIR, f"{DATADIR}.before-{m['id']}"
     sh("systemctl", "stop", "mariadb")
     os.rename(datadir, aside)
     try:
@@ -145,7 +164,7 @@ def swap_datadir(cfg: dict, staged: str, m: dict):
         sh("systemctl", "start", "mariadb")
         forget_replication(cfg)
         check_rows(cfg, m)
-        if m["until"]:
+        if m["until"] or m.get("until_gtid"):
             replay(cfg, m)
     except BaseException:
         subprocess.run(["systemctl", "stop", "mariadb"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from .commands import pipeline
 
+DATADIR = "/var/lib/mysql"  # Debian's; the binlogs (log_bin = mysql-bin) are in it too
+
 
 def facts(cfg: dict) -> dict:
     """What the manifest records about the server: position, revision, rows per table."""

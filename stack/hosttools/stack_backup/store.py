@@ -152,17 +152,19 @@ def unneeded_binlogs(keys: list[str], oldest_backup: datetime.datetime) -> list[
     return [k for k, after in zip(keys, keys[1:]) if key_started(after) <= oldest_backup]
 
 
-def find(store: Store, which: str, before: datetime.datetime | None = None) -> dict:
-    """A backup's manifest: by id, or the latest (taken before ``before``, when given)."""
+def find(store: Store, which: str, before: datetime.datetime | None = None, method: str | None = None) -> dict:
+    """A backup's manifest: by id, or the latest (taken before ``before``, of ``method``, when given)."""
     local = {m["id"]: m for m in store.manifests()}
     remote = {m["id"]: m for m in store.s3_manifests()} if store.cfg["s3"] else {}
     known = {**remote, **local}
     if not known:
         raise Failure("no backup exists")
     if which == "latest":
-        candidates = [bid for bid in known if before is None or id_time(bid) <= before]
+        candidates = [bid for bid, m in known.items()
+                      if (before is None or id_time(bid) <= before) and method in (None, m["method"])]
         if not candidates:
-            raise Failure(f"no backup was taken before {before:%Y-%m-%dT%H:%M:%SZ}")
+            what = f"no {method} backup" if method else "no backup"
+            raise Failure(f"{what} was taken before {before:%Y-%m-%dT%H:%M:%SZ}" if before else f"{what} exists")
         which = max(candidates)
     bid = which
     if bid not in known:

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from .commands import report
-from .server import dump_command, facts
+from .server import DATADIR, dump_command, facts
 from .store import CHUNK, Failure, Store, backup_id, now, prune
 
 
@@ -102,21 +102,23 @@ def tool_versions(cfg: dict) -> dict:
     return {name: subprocess.run(cmd, capture_output=True, text=True).stdout.strip() for name, cmd in tools.items()}
 
 
-def datadir_bytes(path: str = "/var/lib/mysql") -> int:
+def datadir_bytes(path: str = DATADIR) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files
                if os.path.isfile(os.path.join(d, f)))
 
 
 @contextlib.contextmanager
-def exclusive(store: Store):
+def exclusive(store: Store, wait: bool = False):
     """One stack-backup at a time on a host: the timer's, ops' and the drill's runs
-    would otherwise clean up each other's work in progress."""
+    would otherwise clean up each other's work in progress. ``wait``: for the one
+    running to end (a flow putting data back after its controller died, whose own
+    stage or swap may still be running), instead of refusing."""
     import fcntl
 
     os.makedirs(store.dir, mode=0o700, exist_ok=True)
     with open(os.path.join(store.dir, ".lock"), "w") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise Failure(f"another stack-backup is running on this host (it holds {lock.name})") from None
         yield

@@ -9,6 +9,9 @@ from the 0600 desired-state file, and never puts one on a command line.
     stack-mysql replica --check    exit 0 if replicating, 1 if not
     stack-mysql replica --ensure   seed from the primary and start replicating
     stack-mysql replica --reseed   drop what this replica holds, then seed again (after a restore)
+    stack-mysql freeze             the primary read-only (but for the migration user); prints
+                                   {"gtid": the binlog position every acknowledged write is before}
+    stack-mysql thaw               writable again
 
 Standalone on purpose: Python 3 and python3-pymysql, nothing from this repo.
 """
@@ -20,6 +23,7 @@ import json
 import sys
 
 from .accounts import accounts
+from .freeze import freeze, thaw
 from .replica import replica
 from .server import Failure
 
@@ -37,12 +41,16 @@ def main(argv=None) -> int:
         mode.add_argument("--apply" if name == "accounts" else "--ensure", action="store_true", dest="act")
         if name == "replica":
             mode.add_argument("--reseed", action="store_true")
+    sub.add_parser("freeze")
+    sub.add_parser("thaw")
     args = p.parse_args(argv)
     with open(args.desired) as f:
         desired = json.load(f)
     try:
         if args.cmd == "accounts":
             return accounts(desired, apply=args.act)
+        if args.cmd in ("freeze", "thaw"):
+            return {"freeze": freeze, "thaw": thaw}[args.cmd](desired)
         return replica(desired, ensure=args.act or args.reseed, reseed=args.reseed)
     except Failure as e:
         print(f"stack-mysql: {e}", file=sys.stderr)
