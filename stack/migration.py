@@ -265,6 +265,9 @@ def allows(release_id: str) -> None:
     run = current()
     if run.failed:
         raise RuntimeError(f"{host.name} not switched: {run.failed.splitlines()[0]}")
+    if run.plan is None and runner() in host.state.activated_hosts:  # its plan step failed
+        raise RuntimeError(f"{host.name} not switched: the migration plan for {release_id} failed on "
+                           f"{runner().name}")
     if run.plan is None:
         ok, _ = host.run_shell_command(argv("stack-app", "migrate", release_id, "--check"),
                                        _sudo=bool(host.data.get("_sudo")))

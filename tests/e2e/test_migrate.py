@@ -77,12 +77,12 @@ def test_a_migration_failing_after_a_partial_ddl_is_undone_keeping_every_acknowl
 # Where the controller dies: after the verified backup; frozen; the DDL ran and failed on
 # the host; putting the data back; about to thaw. The same command, run again (breaking
 # the dead run's lock, on purpose), puts everything back: nothing acknowledged is lost.
-KILLED_AT = {
-    "after the backup": "Starting operation: tasks/migrate.py | Primary frozen",
-    "frozen": "Starting operation: tasks/migrate.py | Migrations (",
+KILLED_AT = {  # a line of the run's output: the operation starting, or a host's line
+    "after the backup": "Primary frozen: writes wait",
+    "frozen": "Migrations (alembic upgrade head",
     "mid-DDL": "[app1] pymysql.err.ProgrammingError",
-    "putting back": "Starting operation: tasks/migrate.py | Pre-migration backup restored",
-    "before the thaw": "Starting operation: tasks/migrate.py | Primary thawed",
+    "putting back": "Pre-migration backup restored, and",
+    "before the thaw": "Primary thawed",
 }
 
 

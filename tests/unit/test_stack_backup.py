@@ -2,9 +2,12 @@
 
 import datetime
 import json
+import threading
+import time
 
 import pytest
 
+from stack.hosttools.stack_backup.archive import gtid_reaches
 from stack.hosttools.stack_backup.cli import main
 from stack.hosttools.stack_backup.drill import differences
 from stack.hosttools.stack_backup.restore import binlog_info
@@ -12,6 +15,7 @@ from stack.hosttools.stack_backup.store import (
     Store,
     backup_id,
     expired,
+    find,
     id_time,
     key_started,
     unneeded_binlogs,
@@ -91,3 +95,39 @@ def test_stage_swap_and_the_drill_are_refused_while_another_stack_backup_holds_t
 def test_the_backups_binlog_position_is_found_by_its_11_8_name_and_its_10_11_name(tmp_path, name):
     (tmp_path / name).write_text("mysql-bin.000007\t385\t0-1-42\n")
     assert binlog_info(str(tmp_path)) == str(tmp_path / name)
+
+
+def test_with_wait_a_stage_waits_for_the_stack_backup_running_here_to_end(tmp_path, capsys):
+    cfg = {"local_dir": str(tmp_path / "backups"), "host": "db1"}
+    (tmp_path / "backup.json").write_text(json.dumps(cfg))
+    held = threading.Event()
+
+    def hold_for_a_moment():
+        with exclusive(Store(cfg)):
+            held.set()
+            time.sleep(1)
+    other = threading.Thread(target=hold_for_a_moment)
+    other.start()
+    held.wait()
+    # it gets past the lock (and fails later, on the missing backup), never refused for it
+    assert main(["--config", str(tmp_path / "backup.json"), "--wait", "stage", "20261201T000000Z",
+                 "--identity", "/nonexistent"]) == 2
+    other.join()
+    assert "another stack-backup is running" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("position, reaches", [
+    ("0-1-40", True), ("0-1-42", True),  # replay from there can stop at 0-1-42
+    ("0-1-43", False),  # the backup is already past it
+    ("0-1-40,1-1-9", True), ("", True),  # a domain the target does not name is no obstacle
+])
+def test_a_gtid_target_is_reachable_only_from_a_backup_not_past_it(position, reaches):
+    assert gtid_reaches("0-1-42", position) is reaches
+
+
+def test_latest_physical_skips_newer_logical_backups(tmp_path):
+    store = Store({"local_dir": str(tmp_path), "host": "db1", "s3": None})
+    for bid, method in (("20261201T000000Z", "physical"), ("20261202T000000Z", "logical")):
+        (tmp_path / f"{bid}.json").write_text(json.dumps({"id": bid, "method": method}))
+    assert find(store, "latest", method="physical")["id"] == "20261201T000000Z"
+    assert find(store, "latest")["id"] == "20261202T000000Z"
