@@ -201,6 +201,9 @@ KEYS = {
     "until": Key(matching(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
                           "a UTC time like 2026-11-25T14:30:00Z"), page="backup",
                  about="tasks/restore.py's --data: a point-in-time restore to then (UTC)."),
+    "until_gtid": Key(matching(r"[0-9]+-[0-9]+-[0-9]+(,[0-9]+-[0-9]+-[0-9]+)*", "a GTID position like 0-1-42"),
+                      page="backup", about="tasks/restore.py's --data: a point-in-time restore up to this "
+                      "transaction, included (from SELECT @@gtid_binlog_pos, or mariadb-binlog's output)."),
     "release": Key(matching(r"[0-9]{14}-[0-9a-f]{12}", "a release id like 20261125202119-2f85ac4142a1"),
                    page="app", about="tasks/rollback.py's --data: the release to go back to "
                    "(default: the one before the current)."),

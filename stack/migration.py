@@ -58,6 +58,7 @@ class Run:
         self.frozen: str | None = None  # the freeze point (a GTID position), once frozen
         self.journal: dict | None = None  # an earlier run's, which died part-way
         self.reseed = False  # the primary's data was put back: the replicas follow it
+        self.thaw_first = False  # a dead run's freeze, lifted before anything else
         self.started = time.monotonic()
 
     def pending(self) -> bool:
@@ -77,8 +78,7 @@ class Run:
         return bool(self.failed and self.ddl_ran and self.backup_id and self.frozen)
 
     def needs_thaw(self) -> bool:
-        # a dead run may have frozen the primary before its journal could say so
-        return bool(self.frozen or self.journal) and self.restored is not False
+        return bool(self.frozen) and self.restored is not False
 
     def needs_maintenance_off(self) -> bool:
         return (self.breaking() or self.needs_restore() or bool(self.journal)) and self.restored is not False
@@ -128,18 +128,22 @@ def resume(journal: dict, plan: dict, primary_at: str) -> None:
     the schema now against the journal's release; ``primary_at``: the primary's
     binlog position."""
     run = current()
-    run.journal, run.release = journal, journal["release"]
-    run.backup_id, run.frozen = journal["backup_id"], journal.get("frozen")
+    run.journal, run.release, run.backup_id = journal, journal["release"], journal["backup_id"]
     was = f"the migration to {journal['release']} (the run where {lock.describe(journal.get('run', {}))})"
+    step, frozen = journal.get("step"), journal.get("frozen")
     untouched = plan["schema"] == journal["schema"]
-    if journal.get("step") == "putting_back" and untouched and primary_at == run.frozen:
+    # a dead run may have frozen the primary before its journal could say so: thawed first
+    if step == "putting_back" and untouched and primary_at == frozen:
         logger.warning(f"--> {was} died after putting the data back: the replicas are seeded again")
-        run.reseed = True
-    elif not plan["pending"] and journal.get("step") != "putting_back":
+        run.reseed = run.thaw_first = True
+    elif step != "putting_back" and not plan["pending"]:
         logger.warning(f"--> {was} completed before its run died: it is kept, and the primary thawed")
-    elif untouched and journal.get("step") != "putting_back":
+        run.thaw_first = True
+    elif step != "putting_back" and untouched:
         logger.warning(f"--> {was} died before changing the schema: the primary is thawed")
+        run.thaw_first = True
     else:
+        run.frozen = frozen
         run.ddl_ran, run.plan = True, {**plan, "schema": journal["schema"], "pending": []}
         run.failed = (f"{was} died part-way: the data is put back as it was at its freeze point; "
                       "run again to migrate")

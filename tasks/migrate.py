@@ -54,6 +54,8 @@ is_replica = "db_servers" in host.groups and not is_primary
 web = inventory.get_group("web_servers", [])
 flag = web[0].data.nginx_maintenance_flag if web else "/nonexistent"
 
+server.shell(name="Primary thawed (a run that died had frozen it)", commands=["stack-mysql thaw"],
+             _if=lambda: is_primary and s.thaw_first)
 python.call(name="Migration plan (pending revisions, their SQL, the DDL lint)", function=migration.make_plan,
             release=release, _if=lambda: is_runner and s.plan is None and not s.failed)
 python.call(name="Pre-migration backup on the primary (verified)", function=migration.back_up,

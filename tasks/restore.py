@@ -2,8 +2,9 @@
 --data backup_id=latest|<id> --data confirm=production`, with the age identity that
 decrypts backups on the controller, in STACK_BACKUP_AGE_IDENTITY_FILE. With
 `--data backup_database=NAME`, only that database, from a logical backup. With
-`--data until=2026-11-25T14:30:00Z` (UTC), a point-in-time restore: the latest
-physical backup before then, plus the binlog archive replayed up to then.
+`--data until=2026-11-25T14:30:00Z` (UTC) or `--data until_gtid=0-1-42`, a
+point-in-time restore: the latest physical backup before then (or the one named),
+plus the binlog archive replayed up to then (that transaction included).
 
 In order: maintenance on (web hosts); on the primary, the backup is fetched from
 S3, checked against its manifest's sha256, decrypted and prepared aside before
@@ -24,6 +25,9 @@ from stack.validate import environment_of
 backup_id = host.data.get("restore_backup") or host.data.get("backup_id", "latest")
 database = host.data.get("backup_database")
 until = host.data.get("until")
+until_gtid = host.data.get("until_gtid")
+if until and until_gtid:
+    raise ValueError("--data until= and --data until_gtid= both name the point: choose one")
 environment = environment_of(host)
 if environment != "testbed" and host.data.get("confirm") != environment:
     raise ValueError(f"restoring replaces the {environment} database: add --data confirm={environment}")
@@ -32,13 +36,15 @@ primary, source = topology.primary(), topology.backup_source()
 
 
 def stage():
-    restore_identity.with_identity(host, identity, "stack-backup", "stage", backup_id, "--from", source.name,
+    # --wait: a restore begun by a run that died may still be running on the host
+    restore_identity.with_identity(host, identity, "stack-backup", "--wait", "stage", backup_id, "--from", source.name,
                           *(["--database", database] if database else []), *(["--until", until] if until else []),
+                          *(["--until-gtid", until_gtid] if until_gtid else []),
                           what=f"staging backup {backup_id} failed")
 
 
 def swap():
-    run_on(host, "stack-backup", "swap", what="the swap failed")
+    run_on(host, "stack-backup", "--wait", "swap", what="the swap failed")
 
 
 # Every host has every step (each one skipped where it does not apply): shared

@@ -10,10 +10,12 @@ import time
 import pytest
 
 from testbed.access import BACKUP_IDENTITY
+from testbed.load import Load
 from tests.e2e.helpers import (
     FLAG,
     back_up,
     checksums,
+    not_retryable,
     offsite,
     points,
     pyinfra_on_testbed,
@@ -153,6 +155,37 @@ def test_a_point_in_time_restore_keeps_what_was_written_before_the_target_and_no
         assert host("db2").check_output("mariadb -N -e 'SELECT id FROM sales.pitr_probe'") == "1"
     finally:
         h.run_expect([0], "mariadb -e 'DROP TABLE IF EXISTS sales.pitr_probe'")
+
+
+def sales_of(h, sku: str) -> set[int]:
+    return set(map(int, h.check_output(f"mariadb -N -e \"SELECT sale_id FROM sales.sale_item WHERE sku = '{sku}'\"")
+                   .split()))
+
+
+def writes_of(sku: str):
+    return [("POST", "/sales", json.dumps({"items": [{"sku": sku, "qty": 1, "price": "1.00"}]}).encode())]
+
+
+def test_a_restore_to_a_gtid_under_writes_keeps_every_write_before_it_and_none_after(testbed, host, bucket, address):
+    h = host("db1")
+    made = back_up()
+    assert made.returncode == 0, made.stderr[-3000:]
+    with Load(address("web1"), requests=writes_of("PITR-BEFORE"), rate=None, workers=4) as before_target:
+        time.sleep(2)
+        # a point every acknowledged write is before or after: writes held (503) for a moment
+        target = json.loads(h.check_output("stack-mysql freeze"))["gtid"]
+        at_target = sales_of(h, "PITR-BEFORE")
+        h.run_expect([0], "stack-mysql thaw")
+        time.sleep(2)
+    assert at_target and sales_of(h, "PITR-BEFORE") > at_target  # writes came after the target too
+    offsite(host, bucket, flush=True)
+    with Load(address("web1"), requests=writes_of("PITR-DURING"), rate=None, workers=4) as during:
+        proc = restore(testbed, f"backup_id={made.backup_id}", f"until_gtid={target}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert f"binlogs replayed up to {target}" in proc.stdout + proc.stderr
+    replica_reconnected(host("db2"))
+    assert sales_of(h, "PITR-BEFORE") == at_target == sales_of(host("db2"), "PITR-BEFORE")
+    assert not_retryable(before_target.failures + during.failures) == []  # clients were only asked to retry
 
 
 def test_a_point_in_time_in_the_future_is_refused_before_anything_is_touched(testbed, host):

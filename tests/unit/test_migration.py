@@ -21,18 +21,18 @@ def plan(schema, pending=("0005",)):
 def test_a_migration_that_completed_before_its_controller_died_is_kept_and_the_primary_thawed():
     migration.resume(JOURNAL, plan("after", pending=()), "0-1-905")
     run = migration.current()
-    assert run.failed is None and not run.needs_restore() and run.needs_thaw() and run.needs_maintenance_off()
+    assert run.failed is None and not run.needs_restore() and run.thaw_first and run.needs_maintenance_off()
 
 
 def test_a_run_that_died_before_the_ddl_changed_nothing_is_let_go_and_this_run_migrates():
     migration.resume(JOURNAL, plan("before"), "0-1-900")
     run = migration.current()
-    assert run.failed is None and not run.needs_restore() and run.needs_thaw()
+    assert run.failed is None and not run.needs_restore() and run.thaw_first
 
 
 def test_a_run_that_died_before_its_journal_said_frozen_still_has_the_primary_thawed():
     migration.resume({**JOURNAL, "step": "backed_up", "frozen": None}, plan("before"), "0-1-899")
-    assert migration.current().needs_thaw()
+    assert migration.current().thaw_first
 
 
 def test_a_schema_left_half_changed_is_put_back_to_the_freeze_point_and_the_run_fails():
@@ -47,11 +47,16 @@ def test_a_schema_left_half_changed_is_put_back_to_the_freeze_point_and_the_run_
 def test_a_put_back_that_finished_before_its_controller_died_only_reseeds_the_replicas():
     migration.resume({**JOURNAL, "step": "putting_back"}, plan("before"), "0-1-900")
     run = migration.current()
-    assert run.reseed and not run.needs_restore() and run.failed is None
+    assert run.reseed and run.thaw_first and not run.needs_restore() and run.failed is None
 
 
 def test_a_put_back_that_did_not_finish_is_done_again():
     migration.resume({**JOURNAL, "step": "putting_back"}, plan("half"), "0-1-901")
+    assert migration.current().needs_restore()
+
+
+def test_a_put_back_whose_swap_rolled_back_is_done_again():
+    migration.resume({**JOURNAL, "step": "putting_back"}, plan("before"), "0-1-700")
     assert migration.current().needs_restore()
 
 

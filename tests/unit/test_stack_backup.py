@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from stack.hosttools.stack_backup.archive import gtid_reaches
+from stack.hosttools.stack_backup.archive import gtid_covers, gtid_reaches
 from stack.hosttools.stack_backup.cli import main
 from stack.hosttools.stack_backup.drill import differences
 from stack.hosttools.stack_backup.restore import binlog_info
@@ -131,3 +131,9 @@ def test_latest_physical_skips_newer_logical_backups(tmp_path):
         (tmp_path / f"{bid}.json").write_text(json.dumps({"id": bid, "method": method}))
     assert find(store, "latest", method="physical")["id"] == "20261201T000000Z"
     assert find(store, "latest")["id"] == "20261202T000000Z"
+
+
+@pytest.mark.parametrize("position, covered", [("0-1-42", True), ("0-1-43,1-1-2", True), ("0-1-41", False),
+                                               ("", False), ("1-1-50", False)])
+def test_a_backup_already_at_the_target_has_nothing_to_replay(position, covered):
+    assert gtid_covers(position, "0-1-42") is covered

@@ -171,6 +171,13 @@ def gtid_seqs(position: str) -> dict[tuple[str, str], int]:
     return out
 
 
+def gtid_covers(position: str, target: str) -> bool:
+    """Whether ``position`` already holds every transaction up to ``target``: then there
+    is nothing to replay (a backup taken when nothing was written until the target)."""
+    have = {domain: seq for (domain, _), seq in gtid_seqs(position).items()}
+    return all(have.get(domain, -1) >= seq for (domain, _), seq in gtid_seqs(target).items())
+
+
 def gtid_reaches(target: str, position: str) -> bool:
     """Whether replay from ``position`` can reach ``target``: no domain of the
     position is already past the target's."""
@@ -181,6 +188,9 @@ def gtid_reaches(target: str, position: str) -> bool:
 def replay(cfg: dict, m: dict):
     """The staged binlogs applied after the backup's GTID position, up to the target:
     a time (the binlog's times read as UTC), or a GTID position, which is included."""
+    if not m["binlogs"]:
+        print("nothing to replay: the backup is at the target already")
+        return
     start = [f"--start-position={m['gtid_current_pos']}"] if m["gtid_current_pos"] else []  # none: from the start
     stop = (f"--stop-position={m['until_gtid']}" if m.get("until_gtid")
             else f"--stop-datetime={m['until'].replace('T', ' ').rstrip('Z')}")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from .archive import copy_local_binlogs, gtid_reaches, replay, stage_binlogs
+from .archive import copy_local_binlogs, gtid_covers, gtid_reaches, replay, stage_binlogs
 from .commands import pipeline, report, sh
 from .server import DATADIR, dump_command, facts, forget_replication, load, recreate
 from .store import Failure, Store, fetch, find, id_time, now
@@ -89,7 +89,9 @@ def stage(cfg: dict, which: str, identity: str, source: str | None, databases: l
             sh("zstd", "-t", "-q", os.path.join(work, "dump.sql.zst"))
         if artifact == os.path.join(work, "artifact"):  # a download; never the local backup itself
             os.unlink(artifact)
-        if local_binlogs and pitr:
+        if until_gtid and gtid_covers(m["gtid_current_pos"], until_gtid):
+            binlogs = []
+        elif local_binlogs and pitr:
             binlogs = copy_local_binlogs(m["binlog_file"], work)
         elif pitr:
             binlogs = stage_binlogs(store, m, target or now(), work, identity)
