@@ -2,7 +2,7 @@
 
 import datetime
 import json
-import threading
+import subprocess
 import time
 
 import pytest
@@ -100,19 +100,17 @@ def test_the_backups_binlog_position_is_found_by_its_11_8_name_and_its_10_11_nam
 def test_with_wait_a_stage_waits_for_the_stack_backup_running_here_to_end(tmp_path, capsys):
     cfg = {"local_dir": str(tmp_path / "backups"), "host": "db1"}
     (tmp_path / "backup.json").write_text(json.dumps(cfg))
-    held = threading.Event()
-
-    def hold_for_a_moment():
-        with exclusive(Store(cfg)):
-            held.set()
-            time.sleep(1)
-    other = threading.Thread(target=hold_for_a_moment)
-    other.start()
-    held.wait()
+    (tmp_path / "backups").mkdir()
+    lock = str(tmp_path / "backups" / ".lock")
+    # another process holds the host's lock for a moment (a thread would not do: gevent, which
+    # pyinfra brings, makes flock block the whole process)
+    holder = subprocess.Popen(["flock", lock, "sleep", "1"])
+    while subprocess.run(["flock", "-n", lock, "true"]).returncode == 0:
+        time.sleep(0.05)
     # it gets past the lock (and fails later, on the missing backup), never refused for it
     assert main(["--config", str(tmp_path / "backup.json"), "--wait", "stage", "20261201T000000Z",
                  "--identity", "/nonexistent"]) == 2
-    other.join()
+    assert holder.wait() == 0
     assert "another stack-backup is running" not in capsys.readouterr().err
 
 
