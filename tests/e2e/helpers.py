@@ -31,11 +31,11 @@ def pyinfra_on_testbed(*args, **kw):
     return run_pyinfra("inventories/testbed.py", *args, env={**ENV, **kw.pop("env", {})}, **kw)
 
 
-def pyinfra_killed_at(marker: str, *args) -> str:
+def pyinfra_killed_at(marker: str, *args, env=None) -> str:
     """pyinfra on the testbed, SIGKILLed as soon as its output shows ``marker`` (an
     operation starting, a host's line): a controller dying at that step. Its output."""
     proc = subprocess.Popen([PYINFRA, "-y", "inventories/testbed.py", *args], cwd=REPO, text=True,
-                            env={**os.environ, **ENV, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **ENV, **(env or {}), "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen = []
     for line in proc.stdout:
