@@ -182,3 +182,23 @@ def data_tier_barrier():
     python.call(name="Data tier converged on every host (else no app host migrates or switches)",
                 function=stop_for_data_tier, names=data_tier,
                 _if=lambda: "app_servers" in host.groups and bool(failed(data_tier)))
+
+
+def rollback_target(facts: dict[str, dict]) -> str:
+    """What "the previous release" means for these app hosts ({name: stack-app status}).
+    One release everywhere: the one it replaced. Two, where every host on one of them
+    has the other as its previous: a rollout or a rollback that stopped part-way (its
+    controller died), finished towards the release some hosts already run."""
+    currents = {f["current"] for f in facts.values()}
+    if len(currents) == 1:
+        previous = {f["previous"] for f in facts.values()}
+        if len(previous) != 1 or previous == {""}:
+            raise ValueError("the app hosts have no common previous release to roll back to: "
+                             "say which one with --data release=<id>")
+        return previous.pop()
+    towards = [x for x in currents if len(currents) == 2
+               and all(f["previous"] == x for f in facts.values() if f["current"] != x)]
+    if len(towards) != 1:
+        raise ValueError(f"the app hosts run different releases ({', '.join(sorted(currents))}): "
+                         "say which one to roll back to with --data release=<id>")
+    return towards[0]

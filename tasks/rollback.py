@@ -20,7 +20,7 @@ import json
 import shlex
 import time
 
-from pyinfra import host, inventory, local
+from pyinfra import host, inventory, local, logger
 from pyinfra.facts.server import Command
 from pyinfra.operations import python
 
@@ -35,17 +35,10 @@ apps = [h for h in inventory.get_group("app_servers") if h in host.state.activat
 if not apps:
     raise ValueError("no app host is in this run: nothing to roll back")
 facts = {h.name: hostfacts.app_status(on=h) for h in apps}
-target = host.data.get("release")  # its form is checked by preflight
-if not target:
-    currents = {f["current"] for f in facts.values()}
-    if len(currents) != 1:
-        raise ValueError(f"the app hosts run different releases ({', '.join(sorted(currents))}): "
-                         "say which one to roll back to with --data release=<id>")
-    previous = {f["previous"] for f in facts.values()}
-    if len(previous) != 1 or previous == {""}:
-        raise ValueError("the app hosts have no common previous release to roll back to: "
-                         "say which one with --data release=<id>")
-    target = previous.pop()
+target = host.data.get("release") or rollout.rollback_target(facts)  # its form is checked by preflight
+if not host.data.get("release") and len({f["current"] for f in facts.values()}) > 1 and host.name == apps[0].name:
+    logger.warning(f"--> the app hosts run different releases: a rollout or rollback stopped part-way; "
+                   f"rolling back to {target}, which some already run")
 missing = sorted(name for name, f in facts.items() if target not in f["installed"])
 if missing:
     known = sorted(set.intersection(*(set(f["installed"]) for f in facts.values())))

@@ -7,6 +7,7 @@ import types
 
 import pytest
 
+from stack import rollout
 from stack.hosttools import traffic
 from stack.rollout import MIN_REQUESTS, verdict
 
@@ -58,3 +59,35 @@ def test_a_web_host_that_has_served_nothing_yet_has_no_traffic(tmp_path, monkeyp
 def test_a_log_that_cannot_be_read_fails_the_probe(tmp_path, monkeypatch, capsys):
     with pytest.raises(OSError):
         probe(monkeypatch, capsys, tmp_path)  # a directory: no log can be read from it
+
+
+def status(current, previous):
+    return {"current": current, "previous": previous}
+
+
+def test_a_rollback_goes_to_the_release_every_app_host_replaced():
+    assert rollout.rollback_target({"app1": status("r2", "r1"), "app2": status("r2", "r1")}) == "r1"
+
+
+def test_a_rollback_that_stopped_part_way_is_finished_towards_the_release_some_hosts_run():
+    # app1 was rolled back (its previous is what r1 replaced, r0); app2 still runs r2
+    assert rollout.rollback_target({"app1": status("r1", "r0"), "app2": status("r2", "r1")}) == "r1"
+
+
+def test_a_rollout_that_stopped_part_way_is_rolled_back_to_the_release_it_left():
+    assert rollout.rollback_target({"app1": status("r2", "r1"), "app2": status("r1", "r0")}) == "r1"
+
+
+@pytest.mark.parametrize("facts", [
+    {"app1": status("r2", "r1"), "app2": status("r3", "r1")},  # neither leads to the other
+    {"app1": status("r1", "r2"), "app2": status("r2", "r1")},  # each leads to the other
+    {"app1": status("r1", "r0"), "app2": status("r2", "r1"), "app3": status("r3", "r2")},
+])
+def test_app_hosts_on_releases_no_stopped_run_explains_are_refused(facts):
+    with pytest.raises(ValueError, match="run different releases"):
+        rollout.rollback_target(facts)
+
+
+def test_no_common_previous_release_is_refused():
+    with pytest.raises(ValueError, match="no common previous release"):
+        rollout.rollback_target({"app1": status("r2", "r1"), "app2": status("r2", "r0")})
