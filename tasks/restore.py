@@ -44,7 +44,9 @@ def stage():
 
 
 def swap():
-    run_on(host, "stack-backup", "--wait", "swap", what="the swap failed")
+    run_on(host, "stack-backup", "--wait", "swap",
+           what="the swap failed; maintenance mode stays ON on purpose, until a person has looked (then: "
+                "tasks/maintenance.py --data maintenance=off)")
 
 
 # Every host has every step (each one skipped where it does not apply): shared

@@ -31,21 +31,23 @@ def pyinfra_on_testbed(*args, **kw):
     return run_pyinfra("inventories/testbed.py", *args, env={**ENV, **kw.pop("env", {})}, **kw)
 
 
-def pyinfra_killed_at(marker: str, *args, env=None) -> str:
-    """pyinfra on the testbed, SIGKILLed as soon as its output shows ``marker`` (an
-    operation starting, a host's line): a controller dying at that step. Its output."""
+def pyinfra_killed_at(marker, *args, env=None) -> str:
+    """pyinfra on the testbed, SIGKILLed as soon as its output shows ``marker`` (a
+    string or a compiled pattern: an operation starting, a host's line): a controller
+    dying at that step. Its output."""
+    found = marker.search if isinstance(marker, re.Pattern) else lambda line: marker in line
     proc = subprocess.Popen([PYINFRA, "-y", "inventories/testbed.py", *args], cwd=REPO, text=True,
                             env={**os.environ, **ENV, **(env or {}), "PYTHONUNBUFFERED": "1"}, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if marker in line:
+        if found(line):
             proc.kill()
             break
     proc.wait()
     out = "".join(seen)
-    assert marker in out, f"the run ended before {marker!r}: {out[-3000:]}"
+    assert found(out), f"the run ended before {marker!r}: {out[-3000:]}"
     return out
 
 

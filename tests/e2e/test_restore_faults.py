@@ -92,6 +92,7 @@ def test_a_swap_that_fails_after_the_datadir_moved_puts_the_old_data_back_losing
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "row counts differ from the manifest" in out and "the server is back on its data from before" in out
+    assert "maintenance mode stays ON on purpose" in out
     assert maintenance_stayed_on
     replica_reconnected(host("db2"))
     assert lost_writes(host, load) == {}  # every sale acknowledged before the swap is back

@@ -1,7 +1,9 @@
 """A rollout (deploy.py) and a rollback whose controller is killed after the first app
-host switched, on the testbed, while clients read and write through nginx: the same
+host switched (whichever: pyinfra's serial order is its set of hosts'), on the testbed, while clients read and write through nginx: the same
 command run again finishes the flow, every request succeeds or is asked to retry, and
 every acknowledged sale is a row. Ends on the release it found."""
+
+import re
 
 import pytest
 
@@ -28,15 +30,16 @@ def releases(host, tmp_path_factory):
     proc = pyinfra_on_testbed("deploy.py", *newer)
     assert proc.returncode == 0, proc.stderr[-3000:]
     yield found, release_of(host("app1")), newer
-    proc = pyinfra_on_testbed("tasks/rollback.py", "--data", f"release={found}")
+    # a lock a failed test's killed run left goes too: the next module starts clean
+    proc = pyinfra_on_testbed("tasks/rollback.py", "--data", f"release={found}", "--data", "break_lock=yes")
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_a_rollback_killed_after_the_first_host_switched_is_finished_by_the_same_command(host, address, releases):
     found, newer, _ = releases
     with Load(address("web1"), requests=MIX, rate=None, workers=4) as load:
-        pyinfra_killed_at(f"[app1] {found} is live and healthy", "tasks/rollback.py")
-        assert (release_of(host("app1")), release_of(host("app2"))) == (found, newer)  # stopped half-way
+        pyinfra_killed_at(re.compile(rf"\[app\d\] {found} is live and healthy"), "tasks/rollback.py")
+        assert sorted(release_of(host(h)) for h in APPS) == sorted([found, newer])  # stopped half-way
         again = pyinfra_on_testbed("tasks/rollback.py", "--data", "break_lock=yes", json_output=False)
     out = again.stdout + again.stderr
     assert again.returncode == 0, out[-3000:]
@@ -48,8 +51,8 @@ def test_a_rollback_killed_after_the_first_host_switched_is_finished_by_the_same
 def test_a_rollout_killed_after_the_first_host_switched_is_finished_by_the_same_command(host, address, releases):
     found, newer, data = releases
     with Load(address("web1"), requests=MIX, rate=None, workers=4) as load:
-        pyinfra_killed_at(f"[app1] {newer} is live and healthy", "deploy.py", *data)
-        assert (release_of(host("app1")), release_of(host("app2"))) == (newer, found)
+        pyinfra_killed_at(re.compile(rf"\[app\d\] {newer} is live and healthy"), "deploy.py", *data)
+        assert sorted(release_of(host(h)) for h in APPS) == sorted([found, newer])  # stopped half-way
         again = pyinfra_on_testbed("deploy.py", *data, "--data", "break_lock=yes", json_output=False)
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert {release_of(host(h)) for h in APPS} == {newer}

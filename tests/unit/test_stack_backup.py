@@ -7,11 +7,13 @@ import time
 
 import pytest
 
-from stack.hosttools.stack_backup.archive import gtid_covers, gtid_reaches
+from stack.hosttools.stack_backup.archive import check_timeline, gtid_covers, gtid_reaches
+from stack.hosttools.stack_backup.catalogue import binlog_range
 from stack.hosttools.stack_backup.cli import main
 from stack.hosttools.stack_backup.drill import differences
 from stack.hosttools.stack_backup.restore import binlog_info
 from stack.hosttools.stack_backup.store import (
+    Failure,
     Store,
     backup_id,
     expired,
@@ -135,3 +137,30 @@ def test_latest_physical_skips_newer_logical_backups(tmp_path):
                                                ("", False), ("1-1-50", False)])
 def test_a_backup_already_at_the_target_has_nothing_to_replay(position, covered):
     assert gtid_covers(position, "0-1-42") is covered
+
+
+def test_a_replay_never_crosses_a_restore_from_a_backup_taken_before_it():
+    before, after = datetime.datetime(2026, 11, 25, 3), datetime.datetime(2026, 11, 25, 5)
+    chosen = [binlog(before, 7), binlog(before + datetime.timedelta(minutes=5), 8), binlog(after, 1)]
+    with pytest.raises(Failure, match="a restore began a new timeline at 2026-11-25T05:00:00Z"):
+        check_timeline(chosen, "20261125T020000Z")
+
+
+def test_a_missing_binlog_in_the_archive_is_a_gap():
+    at = datetime.datetime(2026, 11, 25, 3)
+    with pytest.raises(Failure, match="has a gap"):
+        check_timeline([binlog(at, 7), binlog(at + datetime.timedelta(minutes=5), 9)], "20261125T020000Z")
+
+
+def test_consecutive_binlogs_pass_the_timeline_check():
+    at = datetime.datetime(2026, 11, 25, 3)
+    check_timeline([binlog(at, 7), binlog(at + datetime.timedelta(minutes=5), 8)], "20261125T020000Z")
+
+
+def test_the_binlogs_a_backup_can_replay_end_where_its_timeline_ends():
+    at = datetime.datetime(2026, 11, 25, 3)
+    keys = [binlog(at, 6), binlog(at + datetime.timedelta(hours=1), 7), binlog(at + datetime.timedelta(hours=2), 8),
+            binlog(at + datetime.timedelta(hours=3), 1)]  # a restore began anew
+    m = {"id": backup_id(at + datetime.timedelta(minutes=90))}
+    assert binlog_range(m, keys) == "mysql-bin.000007..mysql-bin.000008 (to 2026-11-25T05:00:00Z and on)"
+    assert binlog_range({"id": backup_id(at - datetime.timedelta(hours=1))}, keys) == "none archived"

@@ -115,6 +115,19 @@ def archive(cfg: dict) -> int:
     raise Failure(f"mariadb-binlog stopped (exit {follow.returncode}): the primary went away")
 
 
+def check_timeline(chosen: list[str], backup: str):
+    """The binlogs to replay follow each other. A restore makes the primary begin anew
+    at binlog 1, as PostgreSQL begins a timeline: what came before it on the old
+    timeline was given up, so no replay crosses it from a backup taken before."""
+    numbers = [int(os.path.basename(k).split(".")[-3]) for k in chosen]
+    for i in range(1, len(numbers)):
+        if numbers[i] < numbers[i - 1]:
+            raise Failure(f"a restore began a new timeline at {key_started(chosen[i]):%Y-%m-%dT%H:%M:%SZ}, after "
+                          f"backup {backup}: restore to a time before it, or from a backup taken after it")
+        if numbers[i] != numbers[i - 1] + 1:
+            raise Failure(f"the binlog archive has a gap between {chosen[i - 1]} and {chosen[i]}")
+
+
 def stage_binlogs(store: Store, m: dict, until: datetime.datetime, work: str, identity: str) -> list[str]:
     """The archived binlogs from the one the backup was taken in up to ``until``:
     downloaded, checked against their sha256, decrypted into work/binlog."""
@@ -125,9 +138,7 @@ def stage_binlogs(store: Store, m: dict, until: datetime.datetime, work: str, id
         raise Failure(f"no archived binlog reaches back to backup {m['id']}: the archive begins "
                       f"{keys[0].rsplit('/', 1)[1] if keys else 'nowhere yet'}")
     chosen = [k for k in keys[first:] if key_started(k) <= until]
-    numbers = [int(os.path.basename(k).split(".")[-3]) for k in chosen]
-    if numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-        raise Failure(f"the binlog archive has a gap between {chosen[0]} and {chosen[-1]}")
+    check_timeline(chosen, m["id"])
     os.makedirs(os.path.join(work, "binlog"), mode=0o700)
     paths, bucket = [], store.cfg["s3"]["bucket"]
     for key in chosen:

@@ -7,6 +7,8 @@ root over the server's unix socket.
     stack-backup run [--method M] [--extra-recipient AGE_PUBLIC_KEY]
                                   back up now: the stream, the upload, the manifest, retention
     stack-backup list             backups with a manifest, newest last (id, method, size, where)
+    stack-backup catalogue        every backup of every host, in S3 and here (JSON): id, host, method,
+                                  size, age, the last drill that restored it, the binlogs it can replay
     stack-backup verify ID|latest the artifact's sha256 against its manifest (from S3 if not local)
     stack-backup stage ID|latest --identity FILE [--from HOST] [--database DB]
                        [--until UTC | --until-gtid GTID [--local-binlogs]]
@@ -40,6 +42,7 @@ import sys
 import time
 
 from .archive import archive
+from .catalogue import catalogue
 from .commands import report
 from .drill import drill
 from .restore import stage, swap
@@ -64,6 +67,7 @@ def main(argv=None) -> int:
     sp.add_argument("--extra-recipient", action="append", default=[],
                     help="another age public key this backup is encrypted to (a flow's own, short-lived)")
     sub.add_parser("list")
+    sub.add_parser("catalogue")
     sp = sub.add_parser("verify")
     sp.add_argument("id")
     sub.add_parser("swap")
@@ -116,6 +120,8 @@ def dispatch(args, cfg: dict) -> int:
         return swap(cfg)
     if args.cmd == "archive":
         return archive(cfg)
+    if args.cmd == "catalogue":
+        return catalogue(cfg)
     if args.cmd == "drill":
         return drill(cfg, args.id, args.identity, args.source)
     store = Store(cfg)

@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import time
 
+from .catalogue import record_drill
 from .commands import report, sh
 from .restore import stage
 from .server import facts, load
-from .store import Failure
+from .store import Failure, Store
 
 
 DRILL_DIR = "/var/lib/mysql-drill"  # 0700, the scratch server's own (mysql), next to the live one
@@ -93,6 +94,7 @@ def drill(cfg: dict, which: str, identity: str, source: str | None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     rto = time.monotonic() - clock
     report(cfg, ["stack-influx", "write", "restore"], **point, duration_s=round(rto, 1), success=1)
+    record_drill(Store(cfg), m, rto)  # the catalogue shows which backups a drill has restored
     checked = f"{sum(m['rows'].values())} rows" if m.get("rows_exact", True) else \
         f"{len(m['rows'])} tables (row counts not compared: taken on a primary under writes)"
     print(f"drill {m['id']}: restored into a scratch server, {checked} and revision "

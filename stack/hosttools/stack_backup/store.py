@@ -16,6 +16,9 @@ class Failure(Exception):
     pass
 
 
+DRILLED = "drill.json"  # next to a manifest in S3: the last drill that restored the backup
+
+
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -104,10 +107,12 @@ class Store:
             out += [obj["Key"] for obj in page.get("Contents", [])]
         return sorted(out, key=lambda k: os.path.basename(k))
 
-    def s3_manifests(self) -> list[dict]:
+    def s3_manifests(self, every_host: bool = False) -> list[dict]:
+        """This host's backups in S3 (the prefix's), or every host's."""
         client, bucket = self.s3(), self.cfg["s3"]["bucket"]
         out = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.prefix + "/"):
+        prefix = "" if every_host else self.prefix + "/"
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 if obj["Key"].endswith("/manifest.json"):
                     out.append(json.loads(client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
@@ -136,7 +141,7 @@ def prune(store: Store, at: datetime.datetime) -> list[str]:
         client = store.s3()
         kept = store.s3_manifests()
         for m in expired(kept, s3["keep_days"], at):
-            for name in (os.path.basename(m["artifact"]), "manifest.json"):
+            for name in (os.path.basename(m["artifact"]), "manifest.json", DRILLED):
                 client.delete_object(Bucket=s3["bucket"], Key=store.key(m["id"], name))
             done.append(f"s3 {m['id']}")
             kept.remove(m)
@@ -167,6 +172,8 @@ def find(store: Store, which: str, before: datetime.datetime | None = None, meth
             raise Failure(f"{what} was taken before {before:%Y-%m-%dT%H:%M:%SZ}" if before else f"{what} exists")
         which = max(candidates)
     bid = which
+    if bid not in known and store.cfg["s3"]:  # another host's, a pre-migration backup of the primary say
+        known.update({m["id"]: m for m in store.s3_manifests(every_host=True)})
     if bid not in known:
         raise Failure(f"unknown backup {bid!r}; known: {sorted(known)}")
     return known[bid]
