@@ -6,8 +6,8 @@ restored into a scratch server (its own datadir and socket, no network, no
 replication), checked against its manifest (sha256, rows per table, alembic
 revision), timed, and removed. It prints the RTO and writes a `restore` point
 (kind=drill); Grafana alerts when no drill succeeded for 8 days. The live
-databases are not touched. Run it weekly from wherever the identity lives (the
-db hosts never hold it, so no timer on them can).
+databases are not touched. .github/workflows/drill.yml runs it weekly from where the
+identity lives (the db hosts never hold it, so no timer on them can).
 """
 
 from pyinfra import host

@@ -8,7 +8,16 @@ import threading
 import time
 
 from testbed.load import Load
-from tests.e2e.helpers import APP, get, pyinfra_on_testbed, release_of, variant
+from tests.e2e.helpers import (
+    APP,
+    WRITES,
+    get,
+    lost_writes,
+    not_retryable,
+    pyinfra_on_testbed,
+    release_of,
+    variant,
+)
 from tests.helpers import MEASUREMENTS, REPO, changed_hosts
 
 
@@ -199,7 +208,8 @@ def test_a_bake_failing_on_the_second_app_host_switches_the_first_back_too(host,
     stop = threading.Event()
     watcher = threading.Thread(target=mark_the_second, args=(stop,), daemon=True)
     try:
-        with Load(address("web1"), path="/sales/summary", rate=60):
+        with Load(address("web1"), path="/sales/summary", rate=60), \
+                Load(address("web1"), requests=WRITES, rate=None, workers=4) as writers:
             watcher.start()
             proc = pyinfra_on_testbed("deploy.py", "--data", f"app_source={src}", json_output=False)
     finally:
@@ -214,3 +224,4 @@ def test_a_bake_failing_on_the_second_app_host_switches_the_first_back_too(host,
     said = "\n".join(line for line in out.splitlines() if "bake" in line or "switched" in line)
     assert failed and failed[1] != failed[2], said  # the second failed, and took the first back
     assert {release_of(host(h)) for h in ("app1", "app2")} == {live}
+    assert lost_writes(host, writers) == {} and not_retryable(writers.failures) == []

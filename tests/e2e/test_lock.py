@@ -6,7 +6,8 @@ import os
 import subprocess
 import time
 
-from tests.e2e.helpers import ENV, pyinfra_on_testbed
+from testbed.load import Load
+from tests.e2e.helpers import ENV, WRITES, lost_writes, pyinfra_on_testbed
 from tests.helpers import PYINFRA, REPO
 
 HOSTS = ("app1", "app2", "db1", "db2", "web1")
@@ -23,21 +24,23 @@ def leave_a_dead_controllers_lock(host):
     host("db1").run_expect([0], "sudo -u deploy sh -c %s", f"mkdir ~/.stack-flow-lock && {note}")
 
 
-def test_a_second_flow_while_one_runs_is_refused_naming_the_first(host, tmp_path):
+def test_a_second_flow_while_one_runs_is_refused_naming_the_first(host, address, tmp_path):
     flag = tmp_path / "hold"
     flag.touch()
     first = subprocess.Popen([PYINFRA, "-y", "inventories/testbed.py", "tests/e2e/deploys/hold.py"], cwd=REPO,
                              env={**os.environ, **ENV, "STACK_TEST_HOLD": str(flag)},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while set(locked(host)) != set(HOSTS):
-            assert time.monotonic() < deadline and first.poll() is None, "the first flow never took its lock"
-            time.sleep(0.5)
-        second = pyinfra_on_testbed("tasks/maintenance.py", "--data", "maintenance=on", json_output=False)
+        with Load(address("web1"), requests=WRITES, rate=None, workers=4) as writers:
+            deadline = time.monotonic() + 60
+            while set(locked(host)) != set(HOSTS):
+                assert time.monotonic() < deadline and first.poll() is None, "the first flow never took its lock"
+                time.sleep(0.5)
+            second = pyinfra_on_testbed("tasks/maintenance.py", "--data", "maintenance=on", json_output=False)
     finally:
         flag.unlink()
         out = first.communicate(timeout=120)[0]
+    assert lost_writes(host, writers) == {} and writers.failures == []
     assert second.returncode == 1
     assert "flow lock: app1 is locked: " in second.stderr
     assert "runs tests/e2e/deploys/hold.py from" in second.stderr

@@ -157,6 +157,21 @@ def test_a_point_in_time_restore_keeps_what_was_written_before_the_target_and_no
         h.run_expect([0], "mariadb -e 'DROP TABLE IF EXISTS sales.pitr_probe'")
 
 
+def test_every_backup_is_listed_and_one_the_primary_took_restores_by_its_id(testbed, host, backed_up):
+    made = host("db1").check_output("stack-backup run")  # as a migration's pre-migration backup: on the primary
+    bid = re.findall(r"backup (\d{8}T\d{6}Z): ", made)[-1]
+    before = checksums(host("db1"))
+    listed = pyinfra_on_testbed("tasks/list_backups.py", json_output=False)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    lines = {line.split()[0]: line.split() for line in (listed.stdout + listed.stderr).splitlines()
+             if re.match(r"\d{8}T\d{6}Z ", line)}
+    assert lines[bid][1:3] == ["db1", "physical"] and lines[backed_up[1]][1:3] == ["db2", "physical"]
+    proc = restore(testbed, f"backup_id={bid}")  # the restore reads the backup source's backups first
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert f"restored {bid} (sales)" in proc.stdout + proc.stderr
+    assert checksums(host("db1")) == before
+
+
 def sales_of(h, sku: str) -> set[int]:
     return set(map(int, h.check_output(f"mariadb -N -e \"SELECT sale_id FROM sales.sale_item WHERE sku = '{sku}'\"")
                    .split()))

