@@ -11,6 +11,8 @@ influxdb_org = "easy-erp"
 influxdb_admin_user = "admin"
 # Post every failed ops point (success=0) to the alert_webhook_url secret (true/false).
 influxdb_failure_webhook = False
+# With the above on, post every successful flow's point too (a notice of success, seeds 000/002) (true/false).
+influxdb_success_webhook = True
 
 # -- Grafana ----------------------------------------------------------------------
 # Install Grafana (true/false); its package comes from Grafana's repository.

@@ -152,6 +152,7 @@ KEYS = {
     "influxdb_admin_user": Key(identifier, MONITORING),
     "influxdb_writer_user": Key(identifier, ALL),
     "influxdb_failure_webhook": Key(boolean, MONITORING),
+    "influxdb_success_webhook": Key(boolean, MONITORING),
     "influxdb_apt_url": Key(optional(http_url)),
     "influxdb_apt_suite": Key(identifier),
     "influxdb_apt_components": Key(list_of(identifier, non_empty=True)),

@@ -2,7 +2,7 @@
 monitoring host (it holds the writer's credentials), so the controller needs no
 route to InfluxDB and no secret leaves the host's 0600 file. A failed run's
 point (success=0) is also posted to the alert webhook there, when
-influxdb_failure_webhook is on.
+influxdb_failure_webhook is on, and a successful one too with influxdb_success_webhook.
 
 The measurements and their fields are defined once, in
 stack/hosttools/stack_influx/measurements.py (MEASUREMENTS); the dashboards are tested
@@ -95,5 +95,15 @@ def host_writer_config(host) -> dict | None:
         "retention_days": host.data.influxdb_retention_days,
         "writer_user": host.data.influxdb_writer_user,
         "writer_password": secrets.get("influxdb_writer_password", host),
-        "webhook_url": secrets.get("alert_webhook_url", host) if mon.influxdb_failure_webhook else None,
+        **notices(mon, host),
     }
+
+
+def notices(monitor, host) -> dict:
+    """Where stack-influx posts flows' outcomes: failures when influxdb_failure_webhook
+    is on (``monitor``: the first monitoring host's data), successes too with
+    influxdb_success_webhook."""
+    from stack import secrets
+
+    url = secrets.get("alert_webhook_url", host) if monitor.influxdb_failure_webhook else None
+    return {"webhook_url": url, "notify_success": bool(url) and bool(monitor.influxdb_success_webhook)}

@@ -10,7 +10,7 @@ from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
-from stack import packages, programs, sandbox, secrets, services, tls, vendor
+from stack import metrics, packages, programs, sandbox, secrets, services, tls, vendor
 from stack.configs import checked_template
 
 # major -> (packages, config template, config file, check). influxd 1.x has no
@@ -45,7 +45,7 @@ setup = {
     "admin_password": secrets.get("influxdb_token"),
     "writer_user": host.data.influxdb_writer_user,
     "writer_password": secrets.get("influxdb_writer_password"),
-    "webhook_url": secrets.get("alert_webhook_url") if host.data.influxdb_failure_webhook else None,
+    **metrics.notices(host.data, host),
 }
 desired = programs.install("stack-influx", config_name="InfluxDB desired state",
                            config_path="/etc/stack/influxdb.json", config=setup)

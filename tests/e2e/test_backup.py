@@ -251,6 +251,12 @@ def test_a_failed_backup_from_the_timer_reaches_the_webhook_without_a_secret(hos
     assert not [name for name, value in secrets.items() if value in json.dumps(posted)]
 
 
+def test_a_successful_backup_from_the_timer_is_noticed_at_the_webhook_too(host, backup_webhook):
+    host("db2").run_expect([0], "systemctl start stack-backup.service")
+    (posted,) = backup_webhook.received
+    assert posted["text"].startswith("backup succeeded: ") and posted["fields"]["success"] == "1"
+
+
 def test_no_secret_is_on_a_command_line_of_the_db_hosts(host, secrets):
     # stack-backup and the binlog archive (mariadb-binlog) are running on db2
     for name in ("db1", "db2"):

@@ -1,5 +1,7 @@
 """stack-influx's line protocol and its one definition of the ops measurements."""
 
+import json
+
 import pytest
 
 from stack.hosttools.stack_influx.measurements import MEASUREMENTS, Failure, line
@@ -52,11 +54,18 @@ def receiver():
     server.shutdown()
 
 
-def test_a_successful_point_is_not_posted_to_the_webhook(receiver):
+def test_a_successful_point_is_not_posted_to_the_webhook_unless_success_notices_are_on(receiver):
     from stack.hosttools.stack_influx.influx import notify
     notify({"webhook_url": receiver.url + "/hook"}, "deployment", {}, {"success": "1"})
     notify({"webhook_url": receiver.url + "/hook"}, "deployment", {}, {"success": "0"})  # control
     assert [path for path, _ in receiver.requests] == ["/hook"]
+
+
+def test_with_success_notices_a_successful_flow_is_posted_saying_it_succeeded(receiver):
+    from stack.hosttools.stack_influx.influx import notify
+    notify({"webhook_url": receiver.url + "/hook", "notify_success": True}, "restore", {"host": "db1"},
+           {"success": "1"})
+    assert [json.loads(body)["text"] for _, body in receiver.requests] == ["restore succeeded: host=db1"]
 
 
 def test_an_unreachable_webhook_is_named_without_its_secret_path():

@@ -134,10 +134,12 @@ class Influx:
 
 
 def notify(cfg: dict, measurement: str, tags: dict, fields: dict):
-    """Tell the webhook about a failed flow: JSON with what, where and the fields."""
-    if not cfg.get("webhook_url") or str(fields.get("success", "1")) != "0":
+    """Tell the webhook how a flow ended: JSON with what, where and the fields. A
+    failure always (when there is a webhook); a success when notify_success is on."""
+    ok = str(fields.get("success", "1")) != "0"
+    if not cfg.get("webhook_url") or (ok and not cfg.get("notify_success")):
         return
-    text = f"{measurement} failed: " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+    text = f"{measurement} {'succeeded' if ok else 'failed'}: " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
     body = json.dumps({"text": text, "measurement": measurement, "tags": tags, "fields": fields}).encode()
     status, out = http(cfg["webhook_url"], body, {"Content-Type": "application/json"})
     if status >= 300:
