@@ -11,10 +11,10 @@ the watch for a first change that lets the file operations read their files at o
 
 from pyinfra import config
 
-from stack import context, hooks, lock, platforms, preflight, pyinfra_private
+from stack import audit, context, hooks, lock, platforms, preflight, pyinfra_private
 
 pyinfra_private.after_state_init(preflight.Preflight(), platforms.PlatformCheck(), lock.FlowLock(),
-                                 hooks.NoDelay(), hooks.Changes())
+                                 hooks.NoDelay(), hooks.Changes(), audit.AuditRecord())
 context.current()  # the run's context, made now: its clock starts with the run
 
 # Uploads go to /tmp, then sudo moves them: the hosts run libpam-tmpdir (tasks/base.py),

@@ -3,6 +3,7 @@
 bridge address). Leaves the backups it made; the databases are untouched."""
 
 import datetime
+import getpass
 import hashlib
 import json
 import os
@@ -37,6 +38,13 @@ def made(host):
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc.manifest = json.loads(host("db2").file(f"{LOCAL}/{proc.backup_id}.json").content_string)
     return proc
+
+
+def test_the_backup_flow_leaves_an_audit_log_row_saying_who_ran_it_and_how_it_ended(made, host):
+    row = host("db1").check_output("mariadb -N -e \"SELECT actor, action, detail FROM sales.audit_log "
+                                   "WHERE action = 'backup' ORDER BY id DESC LIMIT 1\"").split("\t")
+    assert row[:2] == [getpass.getuser(), "backup"]
+    assert row[2].startswith("tasks/backup.py from ") and "; succeeded in " in row[2]
 
 
 def test_the_timer_runs_on_the_backup_source_only(host):

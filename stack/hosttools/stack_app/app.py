@@ -146,11 +146,15 @@ class App:
 
     # -- records ----------------------------------------------------------------------
     def record(self, action: str, release: str, success: bool, duration: float, detail: str,
-               from_revision: str | None = None, to_revision: str | None = None):
-        """A deployment_record row and an audit_log row, with the app's settings and driver."""
-        who = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
+               from_revision: str | None = None, to_revision: str | None = None, audit_only: bool = False,
+               who: str | None = None):
+        """A deployment_record row and an audit_log row (or the audit_log row only), with
+        the app's settings and driver."""
+        who = who or os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
+        if audit_only:  # the row says how it ended: audit_log has no column for it
+            detail = f"{detail}; {'succeeded' if success else 'failed'} in {duration:.1f}s"
         row = {"action": action, "release": release, "from": from_revision, "to": to_revision, "success": success,
-               "duration": duration, "who": who, "detail": detail}
+               "duration": duration, "who": who, "detail": detail, "audit_only": audit_only}
         self.alembic(self.current_id(), "-c", script("record"), json.dumps(row))
         print(f"recorded: {action} {release} by {who} ({'success' if success else 'failure'}, {duration:.1f}s)")
 

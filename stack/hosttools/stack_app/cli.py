@@ -19,7 +19,8 @@ Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
     stack-app previous                 the release that ran before the current one (revisions.log)
     stack-app status                   current, previous, installed, stale and the python, as JSON (one round trip)
     stack-app record ACTION RELEASE --success 0|1 --duration S [--from R --to R --detail D]
-                                       deployment_record and audit_log rows
+                     [--audit-only] [--who W]
+                                       deployment_record and audit_log rows (or the audit_log row only)
     stack-app prune                    keep the newest `keep`, never current or previous
     stack-app stale                    "stale" if the running service predates its settings
 
@@ -68,8 +69,10 @@ def main(argv=None) -> int:
     sp.add_argument("id", help="a release whose scripts know the current revision (the one running)")
     sp.add_argument("to")
     sp = sub.add_parser("record")
-    sp.add_argument("action", choices=["migrate", "rollback"])
-    sp.add_argument("release")
+    sp.add_argument("action", choices=["migrate", "rollback", "deploy", "backup", "restore", "drill", "maintenance"])
+    sp.add_argument("release", help="the release, or what the flow was pointed at")
+    sp.add_argument("--audit-only", action="store_true", help="an audit_log row only (a flow that is no deployment)")
+    sp.add_argument("--who", help="who ran the flow (default: the sudo user)")
     sp.add_argument("--success", type=int, choices=[0, 1], required=True)
     sp.add_argument("--duration", type=float, required=True)
     sp.add_argument("--from", dest="from_revision")
@@ -128,7 +131,7 @@ def command(app: App, args) -> int:
         app.downgrade(args.id, args.to)
     elif args.cmd == "record":
         app.record(args.action, args.release, bool(args.success), args.duration, args.detail,
-                   args.from_revision, args.to_revision)
+                   args.from_revision, args.to_revision, audit_only=args.audit_only, who=args.who)
     elif args.cmd == "prune":
         app.prune()
     elif args.cmd == "stale":

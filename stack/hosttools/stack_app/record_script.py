@@ -1,6 +1,7 @@
 """stack-app record, run by the current release's Python with ``python -c`` (as
 plan_script.py), with its driver and the app's settings: a deployment_record row
-and an audit_log row, in one transaction.
+and an audit_log row, in one transaction (the audit_log row only, for a flow that
+is no deployment).
 
     python -c SOURCE '{"action": ..., "release": ..., "from": ..., "to": ..., "success": ...,
                        "duration": ..., "who": ..., "detail": ...}'
@@ -19,9 +20,10 @@ def main():
                         password=e["DATABASE_PASSWORD"], database=e["DATABASE_NAME"], connect_timeout=5,
                         ssl_ca=e["TLS_CA"], ssl_verify_cert=True, ssl_verify_identity=True)
     cur = c.cursor()
-    cur.execute("INSERT INTO deployment_record (action, release_id, from_revision, to_revision, success, "
-                "duration_s) VALUES (%s, %s, %s, %s, %s, %s)",
-                (r["action"], r["release"], r["from"], r["to"], r["success"], r["duration"]))
+    if not r.get("audit_only"):
+        cur.execute("INSERT INTO deployment_record (action, release_id, from_revision, to_revision, success, "
+                    "duration_s) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (r["action"], r["release"], r["from"], r["to"], r["success"], r["duration"]))
     cur.execute("INSERT INTO audit_log (actor, action, target, detail) VALUES (%s, %s, %s, %s)",
                 (r["who"], r["action"], r["release"], r["detail"]))
     c.commit()
