@@ -4,6 +4,7 @@ command run again finishes the flow, every request succeeds or is asked to retry
 every acknowledged sale is a row. Ends on the release it found."""
 
 import re
+import time
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.e2e.helpers import (
     release_of,
     variant,
 )
+from tests.helpers import MEASUREMENTS
 
 APPS = ("app1", "app2")
 MIX = [*WRITES, ("GET", "/ready", None)]
@@ -40,7 +42,10 @@ def test_a_rollback_killed_after_the_first_host_switched_is_finished_by_the_same
     with Load(address("web1"), requests=MIX, rate=None, workers=4) as load:
         pyinfra_killed_at(re.compile(rf"\[app\d\] {found} is live and healthy"), "tasks/rollback.py")
         assert sorted(release_of(host(h)) for h in APPS) == sorted([found, newer])  # stopped half-way
+        clock = time.monotonic()
         again = pyinfra_on_testbed("tasks/rollback.py", "--data", "break_lock=yes", json_output=False)
+    MEASUREMENTS.append(f"rollback killed after the first host: the same command again took "
+                        f"{time.monotonic() - clock:.1f}s, {len(load.created)} writes acknowledged")
     out = again.stdout + again.stderr
     assert again.returncode == 0, out[-3000:]
     assert "a rollout or rollback stopped part-way" in out
@@ -53,7 +58,10 @@ def test_a_rollout_killed_after_the_first_host_switched_is_finished_by_the_same_
     with Load(address("web1"), requests=MIX, rate=None, workers=4) as load:
         pyinfra_killed_at(re.compile(rf"\[app\d\] {newer} is live and healthy"), "deploy.py", *data)
         assert sorted(release_of(host(h)) for h in APPS) == sorted([found, newer])  # stopped half-way
+        clock = time.monotonic()
         again = pyinfra_on_testbed("deploy.py", *data, "--data", "break_lock=yes", json_output=False)
+    MEASUREMENTS.append(f"rollout killed after the first host: the same command again took "
+                        f"{time.monotonic() - clock:.1f}s, {len(load.created)} writes acknowledged")
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert {release_of(host(h)) for h in APPS} == {newer}
     assert lost_writes(host, load) == {} and not_retryable(load.failures) == []
