@@ -32,7 +32,7 @@ from pyinfra import host, inventory, state
 from pyinfra.api import FactBase, FileUploadCommand, StringCommand, operation
 from pyinfra.api.util import get_template
 
-from stack import hostfacts
+from stack import diffs, hostfacts
 from stack.shell import argv
 
 PENDING_DIR = hostfacts.PENDING_DIR
@@ -71,6 +71,7 @@ def file(dest: str, content: str | bytes, mode="0644", user="root", group="root"
     if now["sha1"] == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")
     else:
+        diffs.show(dest, data)
         if now["sha1"] is None:
             yield argv("mkdir", "-p", posixpath.dirname(dest))
         # copied into the file by sudo: an existing file keeps its owner and mode
@@ -129,6 +130,7 @@ def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", u
     now = hostfacts.file_state(dest)
     pending = now["pending"]
     if now["sha1"] != hashlib.sha1(content).hexdigest():
+        diffs.show(dest, content)
         candidate = f"{dest}.candidate"
         yield FileUploadCommand(BytesIO(content), candidate)
         q_candidate, q_dest = shlex.quote(candidate), shlex.quote(dest)
@@ -148,8 +150,9 @@ def checked_template(src: str, dest: str, check: str, apply: str, mode="0644", u
 @operation()
 def secret_file(dest: str, content: str, mode="0600", user="root", group="root", apply: str | None = None):
     """A file that holds secrets (render templates with ``render``): uploaded
-    without ever being shown (no diff, no content in output or on a command
-    line), into a file that has its final owner and mode before it has content.
+    without ever being shown (under --diff its keys only, stack/diffs.py; no
+    content in output or on a command line), into a file that has its final
+    owner and mode before it has content.
 
     Under sudo pyinfra uploads through a temporary file first; it is put in a
     0700 directory of the SSH user, so nobody else can read it there either.
@@ -163,6 +166,7 @@ def secret_file(dest: str, content: str, mode="0600", user="root", group="root",
     if now["sha1"] == hashlib.sha1(data).hexdigest():
         host.noop(f"{dest} is up to date")
     else:
+        diffs.show(dest, data, secret=True)
         pending = bool(apply)
         if now["sha1"] is None:
             yield argv("install", "-m", mode, "-o", user, "-g", group, "/dev/null", dest)

@@ -44,6 +44,8 @@ class Context:
     # every file is as the run found it.
     changed: bool = False
     migration: Any = None  # the migration flow's stack.migration.Run, made by it
+    # under --diff, (host, file, the diff's lines) for each file the run would change (stack.diffs)
+    diffs: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
 
 _contexts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

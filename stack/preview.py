@@ -15,8 +15,9 @@ pyinfra's own --dry lists every operation with an `_if` as a possible change on
 every run; here each condition is asked, as the run would ask it, with every
 earlier operation taken as unchanged. --summary appends the plan, as Markdown, to
 PATH (a CI job summary); --fail-on-change exits 1 when anything would change (the
-drift check), naming the hosts and operations. Secrets are never in it: pyinfra
-prints operation names and hosts only.
+drift check), naming the hosts and operations, and shows how each file would change
+(`--diff`, stack/diffs.py). Secrets are never in it: a file holding them is shown
+key by key, its values hidden.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import argparse
 import sys
 from collections import defaultdict
 
-from stack import pyinfra_private
+from stack import context, pyinfra_private
 
 EXIT_CHANGES = 1
 
@@ -55,7 +56,7 @@ def classify(state) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[st
     return changes, follow, undecided
 
 
-def report(target: str, changes, follow, undecided) -> str:
+def report(target: str, changes, follow, undecided, diffs=()) -> str:
     lines = [f"### pyinfra plan: {target}", ""]
     if not changes:
         lines.append("No change: every host is as the deploy describes it.")
@@ -69,6 +70,10 @@ def report(target: str, changes, follow, undecided) -> str:
     if undecided:
         lines += ["", "Decided only when run (they read what earlier operations did):", ""]
         lines += [f"- {host}: {op}" for host in sorted(undecided) for op in undecided[host]]
+    if diffs:  # stack/diffs.py: a secret file's values are hidden already
+        lines += ["", "#### What the files would become", ""]
+        for host, dest, diff in diffs:
+            lines += [f"{host}: `{dest}`", "", "```diff", *diff, "```", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -85,9 +90,9 @@ def main(argv=None) -> int:
     result: dict = {}
 
     def at_the_plan(state, dry):  # pyinfra calls this at the end of a --dry --json run
-        result["plan"] = classify(state)
+        result["plan"] = (*classify(state), context.of(state).diffs)
     pyinfra_private.at_dry_run_end(at_the_plan)
-    sys.argv = ["pyinfra", "--dry", "--json", *pyinfra_args, args.inventory, args.file]
+    sys.argv = ["pyinfra", "--dry", "--diff", "--json", *pyinfra_args, args.inventory, args.file]
     try:
         pyinfra_main()
     except SystemExit as e:

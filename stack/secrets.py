@@ -133,3 +133,13 @@ def get(name: str, host=None) -> str:
     if not value:
         raise SecretError(missing([name], host.data.get("secrets_file"))[0])
     return value
+
+
+def known_values(host) -> list[str]:
+    """Every secret this controller knows for ``host`` (the environment and the secrets
+    file), and each line of a many-line one: what stack/diffs.py hides wherever it appears."""
+    values = [lookup(name, host.data.get("secrets_file")) for name in SECRETS]
+    out = {v for v in values if v}
+    out |= {line.strip() for v in values if v and "\n" in v for line in v.splitlines() if len(line.strip()) >= 8}
+    return sorted(out, key=len, reverse=True)
+
