@@ -85,11 +85,14 @@ def webhook(webhook_receiver):
     assert pyinfra_on_testbed("tasks/influxdb.py", "--limit", "web1").returncode == 0
 
 
-def test_a_failed_flow_is_posted_to_the_webhook_and_a_success_is_not(host, webhook):
+@pytest.mark.parametrize("successes, posted", [("true", ["r-ok", "r-bad"]), ("false", ["r-bad"])])
+def test_a_failed_flow_is_posted_to_the_webhook_and_a_success_only_with_success_notices(host, webhook, successes,
+                                                                                           posted):
     proc = pyinfra_on_testbed("tasks/influxdb.py", "--limit", "web1", "--data", "influxdb_failure_webhook=true",
+                              "--data", f"influxdb_success_webhook={successes}",
                               env={"STACK_ALERT_WEBHOOK_URL": webhook.url})
     assert proc.returncode == 0, proc.stderr[-2000:]
     host("web1").run_expect([0], "stack-influx write deployment environment=testbed release=r-ok success=1")
     host("web1").run_expect([0], "stack-influx write deployment environment=testbed release=r-bad success=0")
-    assert [h["tags"]["release"] for h in webhook.received] == ["r-bad"]
-    assert webhook.received[0]["measurement"] == "deployment" and "deployment failed" in webhook.received[0]["text"]
+    assert [h["tags"]["release"] for h in webhook.received] == posted
+    assert webhook.received[-1]["measurement"] == "deployment" and "deployment failed" in webhook.received[-1]["text"]
