@@ -1,5 +1,6 @@
-"""A rollout (deploy.py) and a rollback whose controller is killed after the first app
-host switched (whichever: pyinfra's serial order is its set of hosts'), on the testbed, while clients read and write through nginx: the same
+"""A rollback and a rollout (deploy.py) whose controller is killed as the switching
+begins, and after the first app host switched (whichever: pyinfra's serial order is
+its set of hosts'), on the testbed, while clients read and write through nginx: the same
 command run again finishes the flow, every request succeeds or is asked to retry, and
 every acknowledged sale is a row. Ends on the release it found."""
 
@@ -37,31 +38,27 @@ def releases(host, tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def test_a_rollback_killed_after_the_first_host_switched_is_finished_by_the_same_command(host, address, releases):
-    found, newer, _ = releases
-    with Load(address("web1"), requests=MIX, rate=None, workers=4) as load:
-        pyinfra_killed_at(re.compile(rf"\[app\d\] {found} is live and healthy"), "tasks/rollback.py")
-        assert sorted(release_of(host(h)) for h in APPS) == sorted([found, newer])  # stopped half-way
-        clock = time.monotonic()
-        again = pyinfra_on_testbed("tasks/rollback.py", "--data", "break_lock=yes", json_output=False)
-    MEASUREMENTS.append(f"rollback killed after the first host: the same command again took "
-                        f"{time.monotonic() - clock:.1f}s, {len(load.created)} writes acknowledged")
-    out = again.stdout + again.stderr
-    assert again.returncode == 0, out[-3000:]
-    assert "a rollout or rollback stopped part-way" in out
-    assert {release_of(host(h)) for h in APPS} == {found}
-    assert lost_writes(host, load) == {} and not_retryable(load.failures) == []
+# Where the controller dies: as the switching begins (before any host, or just as the
+# first one switches), and once the first host switched and passed its health gate.
+KILLED_AT = {
+    "as the switching begins": (lambda release: "serial operation: Roll back to",
+                                lambda release: "Switch to the release, one host at a time"),
+    "after the first host": (lambda release: re.compile(rf"\[app\d\] {release} is live and healthy"),) * 2,
+}
 
 
-def test_a_rollout_killed_after_the_first_host_switched_is_finished_by_the_same_command(host, address, releases):
+@pytest.mark.parametrize("step", KILLED_AT)
+def test_a_rollback_then_a_rollout_killed_part_way_are_finished_by_the_same_commands(host, address, releases,
+                                                                                     step):
     found, newer, data = releases
-    with Load(address("web1"), requests=MIX, rate=None, workers=4) as load:
-        pyinfra_killed_at(re.compile(rf"\[app\d\] {newer} is live and healthy"), "deploy.py", *data)
-        assert sorted(release_of(host(h)) for h in APPS) == sorted([found, newer])  # stopped half-way
-        clock = time.monotonic()
-        again = pyinfra_on_testbed("deploy.py", *data, "--data", "break_lock=yes", json_output=False)
-    MEASUREMENTS.append(f"rollout killed after the first host: the same command again took "
-                        f"{time.monotonic() - clock:.1f}s, {len(load.created)} writes acknowledged")
-    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
-    assert {release_of(host(h)) for h in APPS} == {newer}
-    assert lost_writes(host, load) == {} and not_retryable(load.failures) == []
+    for (command, to), marker in zip(((("tasks/rollback.py",), found), (("deploy.py", *data), newer)),
+                                     KILLED_AT[step]):
+        with Load(address("web1"), requests=MIX, rate=None, workers=4) as load:
+            pyinfra_killed_at(marker(to), *command)
+            clock = time.monotonic()
+            again = pyinfra_on_testbed(*command, "--data", "break_lock=yes", json_output=False)
+        MEASUREMENTS.append(f"{command[0]} killed {step}: the same command again took "
+                            f"{time.monotonic() - clock:.1f}s, {len(load.created)} writes acknowledged")
+        assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+        assert {release_of(host(h)) for h in APPS} == {to}
+        assert lost_writes(host, load) == {} and not_retryable(load.failures) == []
