@@ -36,6 +36,7 @@ backup = {
     "environment": environment_of(host),
     "socket": "/run/mysqld/mysqld.sock",
     "databases": [host.data.mysql_app_database],
+    "record_table": f"{host.data.mysql_app_database}.backup_record",  # a row per backup, on the primary
     "local_dir": host.data.backup_local_dir,
     "local_keep_days": host.data.backup_local_keep_days,
     "metrics_config": WRITER_CONFIG if writer else None,

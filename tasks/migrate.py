@@ -66,6 +66,8 @@ python.call(name="Primary frozen: writes wait (503) until the migration ends", f
             _if=lambda: is_primary and s.go() and s.backup_id is not None)
 python.call(name="Migrations (alembic upgrade head, then --check-heads)", function=migration.migrate,
             _if=lambda: is_runner and s.go())
+server.shell(name="Grants on the tables the migration made (a grant waits for its table)",
+             commands=["stack-mysql accounts --apply"], _if=lambda: is_primary and s.go())
 files.file(name="Maintenance on for the restore", path=flag, present=True,
            _if=lambda: is_web and s.needs_restore())
 python.call(name="Pre-migration backup restored, and the writes up to the freeze replayed",

@@ -54,8 +54,9 @@ def desired_state() -> dict:
         (host.data.mysql_migration_user, "mysql_migration_password", app_hosts,
          {app_db: host.data.mysql_migration_privileges, "*.*": ["READ_ONLY ADMIN"]}),
         (host.data.mysql_replication_user, "mysql_replication_password", db_hosts, {"*.*": ["REPLICATION SLAVE"]}),
+        # INSERT on backup_record: stack-backup records each backup there, on the primary
         (host.data.mysql_backup_user, "mysql_backup_password", ["localhost", *db_hosts],
-         {"*.*": host.data.mysql_backup_privileges}),
+         {"*.*": host.data.mysql_backup_privileges, f"{host.data.mysql_app_database}.backup_record": ["INSERT"]}),
         (host.data.mysql_monitoring_user, "mysql_monitoring_password", ["localhost"],
          {"*.*": ["PROCESS", "REPLICATION CLIENT", "SLAVE MONITOR"]}),
     ]

@@ -47,6 +47,13 @@ def test_the_backup_flow_leaves_an_audit_log_row_saying_who_ran_it_and_how_it_en
     assert row[2].startswith("tasks/backup.py from ") and "; succeeded in " in row[2]
 
 
+def test_each_backup_is_a_backup_record_row_on_the_primary(made, host):
+    row = host("db1").check_output("mariadb -N -e \"SELECT method, host, size_bytes, sha256, s3_key FROM "
+                                   f"sales.backup_record WHERE backup_id = '{made.backup_id}'\"").split("\t")
+    m = made.manifest
+    assert row == [m["method"], "db2", str(m["size_bytes"]), m["sha256"], m["s3_key"]]
+
+
 def test_the_timer_runs_on_the_backup_source_only(host):
     assert host("db2").service("stack-backup.timer").is_enabled and host("db2").service("stack-backup.timer").is_running
     assert not host("db1").service("stack-backup.timer").is_enabled

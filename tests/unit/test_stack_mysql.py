@@ -126,3 +126,12 @@ def test_replica_that_reports_no_status_is_a_clear_error():
     import pytest
     with pytest.raises(Failure, match="the server reports no replica status at all"):
         wait_until_replicating(NoStatus(), timeout=0)
+
+
+def test_a_grant_on_a_table_waits_until_the_table_exists():
+    desired = {**DESIRED, "users": [{**DESIRED["users"][1], "grants": {
+        "*.*": ["SELECT", "REPLICATION CLIENT"], "sales.backup_record": ["INSERT"]}}, DESIRED["users"][0]]}
+    before = account_statements(desired, in_sync())  # the migrations have not made the table yet
+    assert before == []
+    after = account_statements(desired, {**in_sync(), "tables": {"sales.backup_record"}})
+    assert ("GRANT INSERT ON `sales`.`backup_record` TO `backup`@`localhost`", ()) in after

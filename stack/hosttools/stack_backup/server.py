@@ -1,7 +1,9 @@
 """The MariaDB server, over its unix socket as root: what a manifest records, dumps
-and loads."""
+and loads; and the primary, over TLS as the backup user: a backup's record."""
 
 from __future__ import annotations
+
+import sys
 
 from .commands import pipeline
 
@@ -70,3 +72,25 @@ def forget_replication(cfg: dict):
                 cur.execute(sql)
     finally:
         conn.close()
+
+
+def record_backup(cfg: dict, m: dict):
+    """A backup_record row (seed 001) on the primary, as the backup user over TLS (the
+    backup source is a replica, which takes no writes). A row that can't be written
+    is said, not fatal: the backup exists, and its manifest says all the row would."""
+    import pymysql
+
+    b, (db, table) = cfg["binlog"], cfg["record_table"].split(".")
+    try:
+        conn = pymysql.connect(host=b["host"], port=b["port"], user=b["user"], password=b["password"],
+                               connect_timeout=5, autocommit=True, ssl_ca=b["ca"], ssl_verify_cert=True,
+                               ssl_verify_identity=True)
+        with conn.cursor() as cur:
+            cur.execute(f"INSERT INTO `{db}`.`{table}` (backup_id, method, host, size_bytes, sha256, s3_key) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        (m["id"], m["method"], m["host"], m["size_bytes"], m["sha256"], m.get("s3_key")))
+        conn.close()
+    except Exception as e:
+        print(f"stack-backup: the backup_record row of {m['id']} was not written: {type(e).__name__}: {e}",
+              file=sys.stderr)
+

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from .commands import report
-from .server import DATADIR, dump_command, facts
+from .server import DATADIR, dump_command, facts, record_backup
 from .store import CHUNK, Failure, Store, backup_id, now, prune
 
 
@@ -171,6 +171,8 @@ def run(cfg: dict) -> int:
                         print(f"uploaded {m['id']} to s3://{cfg['s3']['bucket']}/{m['s3_key']}")
                     except Exception as e:  # S3 down: keep the local backup, say so, exit non-zero
                         failures.append(f"upload of {m['id']} failed: {type(e).__name__}: {e}")
+        if cfg.get("record_table"):
+            record_backup(cfg, next(m for m in store.manifests() if m["id"] == bid))  # with its S3 key, if any
         if not failures:
             for line in prune(store, now()):
                 print(f"pruned {line}")

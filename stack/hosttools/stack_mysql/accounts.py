@@ -29,6 +29,13 @@ def wanted_grants(user: dict) -> dict[str, set[str]]:
     return {obj.replace("`", ""): {ALIASES.get(p, p) for p in privs} for obj, privs in user["grants"].items()}
 
 
+def grantable(want: dict[str, set[str]], tables: set[str]) -> dict[str, set[str]]:
+    """What can be granted now: a grant on one table waits until the table exists
+    (MariaDB refuses it before; the migrations make the app's tables after the
+    accounts, and the migration flow applies the accounts again)."""
+    return {obj: privs for obj, privs in want.items() if obj.endswith(".*") or obj in tables}
+
+
 def quoted_object(obj: str) -> str:
     db, _, table = obj.partition(".")
     return ".".join(part if part == "*" else q(part) for part in (db, table))
@@ -77,7 +84,7 @@ def account_statements(desired, current) -> list[tuple[str, tuple]]:
             if bool(require) != ("REQUIRE SSL" in sql):
                 out.append((f"ALTER USER {acct} REQUIRE {'SSL' if require else 'NONE'}", ()))
         have = parse_grants(current["grants"].get(key, []))
-        want = wanted_grants(u)
+        want = grantable(wanted_grants(u), current.get("tables", set()))
         if have != want:
             if have:
                 out.append((f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {acct}", ()))
@@ -100,7 +107,9 @@ def read_current(cur) -> dict:
                 "FROM information_schema.SCHEMATA")
     databases = {r["SCHEMA_NAME"]: (r["DEFAULT_CHARACTER_SET_NAME"], r["DEFAULT_COLLATION_NAME"])
                  for r in cur.fetchall() if r["SCHEMA_NAME"] not in SYSTEM_DATABASES}
-    return {"users": users, "grants": grants, "databases": databases}
+    cur.execute("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES")
+    tables = {f"{r['TABLE_SCHEMA']}.{r['TABLE_NAME']}" for r in cur.fetchall() if r["TABLE_SCHEMA"] in databases}
+    return {"users": users, "grants": grants, "databases": databases, "tables": tables}
 
 
 def accounts(desired, apply: bool) -> int:
