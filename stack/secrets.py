@@ -14,6 +14,7 @@ them are checked before any host is contacted (see ``stack.preflight``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -137,9 +138,13 @@ def get(name: str, host=None) -> str:
 
 def known_values(host) -> list[str]:
     """Every secret this controller knows for ``host`` (the environment and the secrets
-    file), and each line of a many-line one: what stack/diffs.py hides wherever it appears."""
-    values = [lookup(name, host.data.get("secrets_file")) for name in SECRETS]
-    out = {v for v in values if v}
-    out |= {line.strip() for v in values if v and "\n" in v for line in v.splitlines() if len(line.strip()) >= 8}
+    file), its sha256 (Redis's ACL holds that), and each line of a many-line one: what
+    stack/diffs.py hides wherever it appears."""
+    path = secrets_file_path(host.data.get("secrets_file"))
+    from_file = read_secrets_file(path) if path else {}
+    # both sources: a value set in the environment replaces the file's, which a host may still hold
+    values = [v for name in SECRETS for v in (os.environ.get(env_var(name)), from_file.get(name)) if v]
+    out = set(values) | {hashlib.sha256(v.encode()).hexdigest() for v in values}  # Redis's ACL holds the sha256
+    out |= {line.strip() for v in values if "\n" in v for line in v.splitlines() if len(line.strip()) >= 8}
     return sorted(out, key=len, reverse=True)
 

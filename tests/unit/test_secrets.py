@@ -101,3 +101,17 @@ def test_secret_problem_is_reported_per_host_by_validation(tmp_path):
     wanted = secrets.required_for({"cache_servers", "monitoring_servers"}, {"secrets_file": str(f)})
     assert [p.split(" (")[0] for p in found] == [f"web1: missing secret {n}" for n in wanted if n != "redis_password"]
     assert "influxdb_token" in wanted and "redis_password" in wanted
+
+
+def test_known_values_hold_the_environments_and_the_files_value_and_their_sha256(tmp_path, monkeypatch):
+    import hashlib
+    import types
+
+    from stack import secrets
+
+    path = tmp_path / "secrets.yml"
+    path.write_text("redis_app_password: old-one\n")
+    path.chmod(0o600)
+    monkeypatch.setenv("STACK_REDIS_APP_PASSWORD", "new-one")
+    known = secrets.known_values(types.SimpleNamespace(data={"secrets_file": str(path)}))
+    assert {"old-one", "new-one", hashlib.sha256(b"old-one").hexdigest()} <= set(known)
