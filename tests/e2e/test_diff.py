@@ -30,7 +30,7 @@ def test_dry_diff_of_a_file_holding_secrets_shows_the_changed_key_and_no_value(h
     out = text(proc)
     assert proc.returncode == 0, out[-3000:]
     assert "Will modify /etc/stack/influx-writer.json" in out
-    assert re.search(r'^\s+\+ "webhook_url": <secret>$', out, re.MULTILINE), out[-3000:]
+    assert re.search(r'^\s+\+\s+"webhook_url": <secret>$', out, re.MULTILINE), out[-3000:]
     assert "a-secret-token" not in out
     assert [name for name, value in secrets.items() if isinstance(value, str) and len(value) > 6 and value in out] == []
 
@@ -41,5 +41,5 @@ def test_dry_diff_of_redis_config_hides_the_users_password_hashes(host, secrets)
                               env={"STACK_REDIS_APP_PASSWORD": "a-new-app-password"})
     out = text(proc)
     assert proc.returncode == 0, out[-3000:]
-    assert re.search(r"^\s+\+ user <secret>$", out, re.MULTILINE), out[-3000:]  # the app user's line changes
+    assert re.search(r"^\s+\+\s*user <secret>$", out, re.MULTILINE), out[-3000:]  # the app user's line changes
     assert not re.search(r"#[0-9a-f]{64}", out)  # no password hash, old or new
