@@ -31,11 +31,10 @@ grafana_apt_key_fingerprint = "B53AE77BADB630A683046005963FA27710458545"
 # Grafana's admin user (name); password: the grafana_admin_password secret.
 grafana_admin_user = "admin"
 
-# -- Grafana alerting (seed 004 thresholds) --------------------------------------------
-# Where alerts go: any of "email", "webhook" (the alert_webhook_url secret),
-# "slack" (the alert_slack_url secret).
-grafana_alert_channels = ["webhook"]
-# Addresses for the "email" channel (Grafana's [smtp] must be able to send).
+# -- Grafana alerting (seed 004 thresholds and levels) ---------------------------------
+# Alert channels are on once given: email here, Slack, PagerDuty and the webhook by their
+# secrets (alert_slack_url, alert_pagerduty_key, alert_webhook_url); preflight names those off.
+# Addresses the email channel sends to (Grafana's [smtp] must be able to send); [] = off.
 grafana_alert_emails = []
 # SMTP relay Grafana sends alert mail through (host:port), with "email".
 grafana_smtp_host = "localhost:25"
@@ -55,6 +54,16 @@ grafana_alert_cpu_for = 300
 grafana_alert_memory_percent = 85
 # ... when it lasts this long (seconds).
 grafana_alert_memory_for = 300
+# Share of 401/403 answers at nginx that alerts (percent; Grafana's login, any authenticated route) ...
+grafana_alert_auth_failure_percent = 10
+# ... when it lasts this long (seconds).
+grafana_alert_auth_failure_for = 30
+# Share of failed reads (GETs under /sales answering 5xx, or the summary served without its cache) that alerts (percent) ...
+grafana_alert_fetch_failure_percent = 20
+# ... when it lasts this long (seconds).
+grafana_alert_fetch_failure_for = 180
+# Where docs/runbook.md is served (URL); each alert links its entry there. None: the alert names the file.
+grafana_runbook_url = None
 # With backup_enabled: alert when no backup succeeded for this long (hours; daily backups + slack) ...
 grafana_alert_backup_age_hours = 26
 # ... and when no restore drill succeeded for this long (days; the drill is weekly).

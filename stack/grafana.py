@@ -8,6 +8,7 @@ tests check every Series against what Telegraf's config and the ops flows
 
     dashboards(major, bucket, retention_policy) -> {file name: dashboard JSON}
     alert_rules(major, bucket, retention_policy, data) -> provisioning dict
+    contact_points(data, channels) -> which channels hear each severity
 """
 
 from __future__ import annotations
@@ -130,43 +131,107 @@ def dashboards(major: int, bucket: str, rp: str) -> dict[str, dict]:
     return {f"{uid}.json": dashboard(uid, major, bucket, rp) for uid in DASHBOARDS}
 
 
-def alerts(data) -> list[tuple[str, str, Series, str, float, int, int, str]]:
-    """(uid, title, series, comparison, threshold, window s, for s, no-data state), seed 004's thresholds."""
+# seed 004's alert levels: a warning is recorded and expected to recover by itself
+# within 5 minutes; an error tells the dev team at once (answer within 15 minutes);
+# critical tells everyone and starts the emergency response.
+SEVERITY = {1: "warning", 2: "error", 3: "critical"}
+# seed 004's channels per severity; a channel is on once its secret (or address) is given.
+ROUTES = {"warning": ("slack", "email", "webhook"), "error": ("slack", "email", "webhook"),
+          "critical": ("slack", "email", "pagerduty", "webhook")}
+# When a severity's notice goes out and how often it repeats while firing. A warning
+# waits 5 minutes, so one that recovers by itself is only recorded.
+TIMING = {"warning": ("5m", "4h"), "error": ("30s", "15m"), "critical": ("10s", "15m")}
+
+AUTH_FAILURES = Series("nginx_access", "auth_failure", by=None, times_100=True)
+FETCH_FAILURES = Series("nginx_access", "fetch_failure", where=(("kind", "read"),), by=None, times_100=True)
+
+
+@dataclass(frozen=True)
+class Alert:
+    uid: str  # also its runbook entry's anchor (docs/runbook.md)
+    title: str
+    series: Series
+    op: str  # gt | lt
+    threshold: float
+    window: int  # seconds the query reads
+    hold: int  # seconds the condition must hold ("for")
+    no_data: str  # OK | NoData | Alerting
+    level: int  # 1-3, see SEVERITY
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.level]
+
+
+def alerts(data) -> list[Alert]:
+    """Seed 004's rules and thresholds, each with its level."""
+    d = data
     return [
-        ("stack-error-rate", f"Error rate above {data.grafana_alert_error_rate_percent} %", ERRORS, "gt",
-         data.grafana_alert_error_rate_percent, 60, data.grafana_alert_error_rate_for, "OK"),
-        ("stack-p99", f"P99 response time above {data.grafana_alert_p99_seconds} s", P99, "gt",
-         data.grafana_alert_p99_seconds, 60, data.grafana_alert_p99_for, "OK"),
-        ("stack-cpu", f"CPU above {data.grafana_alert_cpu_percent} %", CPU, "gt",
-         data.grafana_alert_cpu_percent, 60, data.grafana_alert_cpu_for, "NoData"),
-        ("stack-memory", f"Memory above {data.grafana_alert_memory_percent} %", MEMORY, "gt",
-         data.grafana_alert_memory_percent, 60, data.grafana_alert_memory_for, "NoData"),
+        Alert("stack-error-rate", f"Error rate above {d.grafana_alert_error_rate_percent} %", ERRORS, "gt",
+              d.grafana_alert_error_rate_percent, 60, d.grafana_alert_error_rate_for, "OK", 3),
+        Alert("stack-auth-failures", f"Auth failures (401/403) above {d.grafana_alert_auth_failure_percent} %",
+              AUTH_FAILURES, "gt", d.grafana_alert_auth_failure_percent, 60, d.grafana_alert_auth_failure_for, "OK", 3),
+        Alert("stack-fetch-failures", f"Data-fetch failures above {d.grafana_alert_fetch_failure_percent} %",
+              FETCH_FAILURES, "gt", d.grafana_alert_fetch_failure_percent, 60, d.grafana_alert_fetch_failure_for,
+              "OK", 2),
+        Alert("stack-p99", f"P99 response time above {d.grafana_alert_p99_seconds} s", P99, "gt",
+              d.grafana_alert_p99_seconds, 60, d.grafana_alert_p99_for, "OK", 1),
+        Alert("stack-cpu", f"CPU above {d.grafana_alert_cpu_percent} %", CPU, "gt",
+              d.grafana_alert_cpu_percent, 60, d.grafana_alert_cpu_for, "NoData", 1),
+        Alert("stack-memory", f"Memory above {d.grafana_alert_memory_percent} %", MEMORY, "gt",
+              d.grafana_alert_memory_percent, 60, d.grafana_alert_memory_for, "NoData", 1),
     ] + ([  # none while nothing backs up: they would fire forever. No point at all is the alert.
-        ("stack-backup", f"No successful backup in {data.grafana_alert_backup_age_hours} h",
-         Series("backup", "success", agg="max", by=None), "lt", 1, data.grafana_alert_backup_age_hours * 3600, 0,
-         "Alerting"),
-        ("stack-restore-drill", f"No successful restore drill in {data.grafana_alert_drill_age_days} days",
-         Series("restore", "success", agg="max", where=(("kind", "drill"),), by=None), "lt", 1,
-         data.grafana_alert_drill_age_days * 86400, 0, "Alerting"),
-    ] if data.backup_enabled else [])
+        Alert("stack-backup", f"No successful backup in {d.grafana_alert_backup_age_hours} h",
+              Series("backup", "success", agg="max", by=None), "lt", 1, d.grafana_alert_backup_age_hours * 3600, 0,
+              "Alerting", 2),
+        Alert("stack-restore-drill", f"No successful restore drill in {d.grafana_alert_drill_age_days} days",
+              Series("restore", "success", agg="max", where=(("kind", "drill"),), by=None), "lt", 1,
+              d.grafana_alert_drill_age_days * 86400, 0, "Alerting", 2),
+    ] if d.backup_enabled else [])
 
 
 def alert_rules(major: int, bucket: str, rp: str, data) -> dict:
     rules = []
-    for uid, title, series, op, threshold, window, hold, no_data in alerts(data):
+    for a in alerts(data):
+        annotations = {"summary": a.title, "description": f"Level {a.level} ({a.severity}): "
+                       f"docs/runbook.md#{a.uid} says what to do"}
+        if data.grafana_runbook_url:
+            annotations["runbook_url"] = f"{data.grafana_runbook_url}#{a.uid}"
         rules.append({
-            "uid": uid, "title": title, "condition": "C",
+            "uid": a.uid, "title": a.title, "condition": "C",
             "data": [
-                {"refId": "A", "relativeTimeRange": {"from": window, "to": 0}, "datasourceUid": DATASOURCE_UID,
-                 "model": query_model(series, major, bucket, rp, "A", windowed=False)},
+                {"refId": "A", "relativeTimeRange": {"from": a.window, "to": 0}, "datasourceUid": DATASOURCE_UID,
+                 "model": query_model(a.series, major, bucket, rp, "A", windowed=False)},
                 {"refId": "B", "datasourceUid": "__expr__",
                  "model": {"refId": "B", "type": "reduce", "expression": "A", "reducer": "last"}},
                 {"refId": "C", "datasourceUid": "__expr__",
                  "model": {"refId": "C", "type": "threshold", "expression": "B",
-                           "conditions": [{"evaluator": {"type": op, "params": [threshold]}}]}},
+                           "conditions": [{"evaluator": {"type": a.op, "params": [a.threshold]}}]}},
             ],
-            "for": f"{hold}s", "noDataState": no_data, "execErrState": "Error",
-            "labels": {"severity": "critical"}, "annotations": {"summary": title},
+            "for": f"{a.hold}s", "noDataState": a.no_data, "execErrState": "Error",
+            "labels": {"severity": a.severity, "level": str(a.level)}, "annotations": annotations,
         })
     return {"apiVersion": 1, "groups": [{"orgId": 1, "name": "stack", "folder": FOLDER, "interval": "30s",
                                          "rules": rules}]}
+
+
+# The secret that turns each channel on (email is on once grafana_alert_emails has an address).
+CHANNEL_SECRETS = {"webhook": "alert_webhook_url", "slack": "alert_slack_url", "pagerduty": "alert_pagerduty_key"}
+
+
+def channels(emails: list[str], secret) -> dict[str, dict]:
+    """The channels that are on, as Grafana's settings for each; ``secret(name)`` gives a
+    secret's value or None."""
+    given = {kind: secret(name) for kind, name in CHANNEL_SECRETS.items()}
+    settings = {"webhook": lambda v: {"url": v, "httpMethod": "POST"}, "slack": lambda v: {"url": v},
+                "pagerduty": lambda v: {"integrationKey": v, "severity": "critical"}}  # Events API v2
+    on = {kind: settings[kind](value) for kind, value in given.items() if value}
+    if emails:
+        on["email"] = {"addresses": ";".join(emails)}
+    return on
+
+
+def contact_points(channels: dict[str, dict]) -> dict[str, list[tuple[str, dict]]]:
+    """One contact point per severity: the channels that are on among its route's."""
+    return {f"stack-{sev}": [(kind, channels[kind]) for kind in kinds if kind in channels]
+            for sev, kinds in ROUTES.items()}

@@ -33,6 +33,9 @@ class Preflight(BaseStateCallback):
             if found:
                 self.failure = (f"preflight: {len(found)} problem(s), no host was contacted:\n"
                                 + "\n".join(f"  - {p}" for p in found))
+            else:
+                for note in validate.notes(hosts_of(state.inventory), check_secrets_for=touched):
+                    sys.stderr.write(f"preflight: note: {note}\n")
         if self.failure:
             # Nothing is connected and nothing needs cleaning up: end the process
             # here, with the one message (an exception from this greenlet would

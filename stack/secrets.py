@@ -40,7 +40,9 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
     "influxdb_token": (("monitoring_servers",), "InfluxDB operator token (2.x) / admin password (1.x)"),
     "influxdb_writer_password": (("all",), "InfluxDB write-only user (Telegraf, ops flows)"),
     "alert_webhook_url": (("monitoring_servers",), "webhook that failed ops flows and Grafana alerts post to"),
-    "alert_slack_url": (("monitoring_servers",), "Slack incoming-webhook URL for Grafana alerts"),
+    "alert_slack_url": (("monitoring_servers",), "Slack incoming-webhook URL for Grafana alerts (optional: turns Slack on)"),
+    "alert_pagerduty_key": (("monitoring_servers",), "PagerDuty Events API v2 integration key for critical alerts "
+                            "(optional: turns PagerDuty on)"),
     "s3_access_key_id": (("db_servers",), "S3 access key for backups"),
     "s3_secret_access_key": (("db_servers",), "S3 secret key for backups"),
     "backup_age_recipient": (("db_servers",), "age public key backups are encrypted to (the identity stays offline)"),
@@ -51,9 +53,11 @@ WHEN = {
     "grafana_secret_key": lambda d: d.get("grafana_enabled", True),
     "influxdb_writer_password": lambda d: "monitoring_servers" in d["_groups"] or d.get("telegraf_enabled", True) or (
         "db_servers" in d["_groups"] and bool(d.get("backup_enabled"))),  # backup points from the db hosts
-    "alert_webhook_url": lambda d: bool(d.get("influxdb_failure_webhook")) or (
-        d.get("grafana_enabled", True) and "webhook" in d.get("grafana_alert_channels", ())),
-    "alert_slack_url": lambda d: d.get("grafana_enabled", True) and "slack" in d.get("grafana_alert_channels", ()),
+    # Grafana's channels are on once their secret is given (stack/grafana.py CHANNEL_SECRETS):
+    # required only where a flow posts to the webhook.
+    "alert_webhook_url": lambda d: bool(d.get("influxdb_failure_webhook")),
+    "alert_slack_url": lambda d: False,
+    "alert_pagerduty_key": lambda d: False,
     "s3_access_key_id": lambda d: bool(d.get("backup_enabled")),
     "s3_secret_access_key": lambda d: bool(d.get("backup_enabled")),
     "backup_age_recipient": lambda d: bool(d.get("backup_enabled")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack import secrets, tls
+from stack import grafana, secrets, tls
 from stack.checks import Invalid
 from stack.keys import COMPONENTS, KEYS, ROLE_GROUPS
 
@@ -51,12 +51,6 @@ def host_problems(name: str, groups: set[str], data: dict, known=frozenset()) ->
         out.append(f"{name}: tls_renew_days ({data['tls_renew_days']}) must be less than tls_cert_days "
                    f"({data['tls_cert_days']}), or every run would issue a new certificate")
     out += vendor_problems(name, groups, data)
-    if "monitoring_servers" in groups and data.get("grafana_enabled"):
-        channels = data.get("grafana_alert_channels") or []
-        if not channels:
-            out.append(f"{name}: grafana_alert_channels is empty: alerts would go nowhere")
-        if "email" in channels and not data.get("grafana_alert_emails"):
-            out.append(f"{name}: grafana_alert_channels has 'email' but grafana_alert_emails is empty")
     for key, value in sorted(data.items()):
         if key in KEYS:
             if (value is None and KEYS[key].required_in) or KEYS[key].check is None:
@@ -121,8 +115,33 @@ def secret_problems(name: str, groups: set[str], data: dict) -> list[str]:
         return [f"{name}: {e}"]
     if missing:
         return [f"{name}: {m}" for m in missing]
+    if grafana_here(groups, data) and not set(alert_channels(data)) & set(grafana.ROUTES["warning"]):
+        return [f"{name}: no alert channel is on, so warnings and errors would reach nobody: set "
+                f"grafana_alert_emails, or give the alert_slack_url or alert_webhook_url secret"]
     ca = {n: secrets.lookup(n, data.get("secrets_file")) if n in needed else None for n in ("tls_ca_key", "tls_ca_cert")}
     return [f"{name}: {m}" for m in tls.ca_problems(ca["tls_ca_key"], ca["tls_ca_cert"], data.get("tls_renew_days") or 0)]
+
+
+def grafana_here(groups, data) -> bool:
+    return "monitoring_servers" in groups and bool(data.get("grafana_enabled"))
+
+
+def alert_channels(data: dict) -> dict[str, dict]:
+    return grafana.channels(data.get("grafana_alert_emails") or [],
+                            lambda secret: secrets.lookup(secret, data.get("secrets_file")))
+
+
+def notes(hosts: dict[str, tuple[set[str], dict]], check_secrets_for=None) -> list[str]:
+    """What a run should say but not refuse: the alert channels left off."""
+    out = []
+    for name, (groups, data) in hosts.items():
+        if grafana_here(groups, data) and (check_secrets_for is None or name in check_secrets_for):
+            on = alert_channels(data)
+            out += [f"{name}: alert channel {kind} is off until the {secret} secret is given "
+                    f"({secrets.env_var(secret)})" for kind, secret in grafana.CHANNEL_SECRETS.items() if kind not in on]
+            if "email" not in on:
+                out.append(f"{name}: alert channel email is off until grafana_alert_emails has an address")
+    return out
 
 
 def problems(hosts: dict[str, tuple[set[str], dict]], check_secrets_for=None) -> list[str]:

@@ -58,9 +58,8 @@ changes = [
                                                             sort_keys=False),
          dest=f"{PROVISIONING}/alerting/stack-rules.yaml"),
     grafana_secret("Grafana contact points", f"{PROVISIONING}/alerting/stack-contact-points.yaml", render(
-        "templates/grafana/contact-points.yaml.j2",
-        webhook_url=secrets.get("alert_webhook_url") if "webhook" in host.data.grafana_alert_channels else None,
-        slack_url=secrets.get("alert_slack_url") if "slack" in host.data.grafana_alert_channels else None)),
+        "templates/grafana/contact-points.yaml.j2", timing=grafana.TIMING, points=grafana.contact_points(
+            grafana.channels(host.data.grafana_alert_emails, lambda name: secrets.lookup(name, host.data.get("secrets_file")))))),
 ]
 # Provisioning is read at start: any change restarts Grafana.
 services.kept(name="Grafana running", service="grafana-server", running=True, enabled=True)

@@ -6,7 +6,7 @@ from tests.e2e.helpers import vendor_unreachable
 
 def test_grafana_where_its_repository_is_unreachable_fails_at_the_download(host, testbed):
     proc = vendor_unreachable(testbed, "tasks/grafana.py", "grafana", "grafana_enabled=true",
-                              'grafana_alert_channels=["email"]', 'grafana_alert_emails=["ops@example.com"]')
+                              'grafana_alert_emails=["ops@example.com"]')
     assert proc.returncode != 0
     assert "Grafana: signing key" in proc.stdout + proc.stderr
     assert not host("web1").package("grafana").is_installed

@@ -141,6 +141,28 @@ def test_a_5xx_is_logged_as_an_error(host, web):
     assert line["status"] == 503 and line["error"] == 1
 
 
+def test_a_read_answering_5xx_is_logged_as_a_fetch_failure_and_a_write_is_not(host, web):
+    # the data-fetch alert's share (stack/grafana.py FETCH_FAILURES) counts reads only
+    probe = uuid.uuid4().hex
+    host("web1").run_expect([0], "touch /var/www/maintenance/on")
+    try:
+        assert get(web, f"/sales/{probe}").status == 503
+        assert get(web, f"/sales?probe={probe}", method="POST", body=b"{}",
+                   headers={"Content-Type": "application/json"}).status == 503
+    finally:
+        host("web1").run_expect([0], "rm -f /var/www/maintenance/on")
+    read, write = last_log_line(host, f'"/sales/{probe}"'), last_log_line(host, f'"/sales?probe={probe}"')
+    assert (read["kind"], read["fetch_failure"]) == ("read", 1)
+    assert (write["kind"], write["fetch_failure"]) == ("write", 0)
+
+
+def test_a_read_served_from_the_cache_is_no_fetch_failure(host, web):
+    probe = uuid.uuid4().hex
+    assert get(web, f"/sales/summary?probe={probe}").status == 200
+    line = last_log_line(host, f"probe={probe}")
+    assert (line["kind"], line["fetch_failure"], line["auth_failure"]) == ("read", 0, 0)
+
+
 def test_stub_status_answers_on_loopback_only(host, web):
     assert "Active connections" in host("web1").check_output("curl -s http://127.0.0.1:8081/nginx_status")
     assert reach(host("app1"), web, 8081) != "open"
@@ -151,7 +173,7 @@ def test_grafana_is_served_under_its_path_with_its_own_csp(host, web, testbed):
     # routes /grafana/ to the monitoring host's Grafana port, where nothing
     # listens on the testbed, so the answer is nginx's 502 rather than the app's.
     proc = vendor_unreachable(testbed, "tasks/nginx.py", "grafana", "grafana_enabled=true",
-                              'grafana_alert_channels=["email"]', 'grafana_alert_emails=["ops@example.com"]')
+                              'grafana_alert_emails=["ops@example.com"]')
     assert proc.returncode == 0, proc.stderr[-2000:]
     try:
         resp = get(web, "/grafana/login")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from stack import grafana
-from tests.helpers import load_inventory, render_for
+from tests.helpers import REPO, load_inventory, render_for
 from tests.monitoring import grafana_queries, produced
 
 MON = "mon1.prod.example.com"
@@ -178,16 +178,77 @@ def test_with_backups_on_no_successful_backup_in_26_hours_or_drill_in_8_days_ale
     assert "'kind' = 'drill'" in rules["stack-restore-drill"]["data"][0]["model"]["query"].replace('"', "'")
 
 
-def test_contact_points_follow_the_channels_in_data():
+def test_auth_failures_alert_above_10_percent_of_answers_for_30_s_as_critical():
+    rule = rules_with(True)["stack-auth-failures"]
+    assert rule["data"][2]["model"]["conditions"][0]["evaluator"] == {"type": "gt", "params": [10]}
+    assert rule["for"] == "30s" and rule["labels"] == {"severity": "critical", "level": "3"}
+    query = rule["data"][0]["model"]["query"]
+    assert '"auth_failure"' in query and '"nginx_access"' in query and "* 100" in query  # a share of all answers
+
+
+def test_data_fetch_failures_alert_above_20_percent_of_reads_for_180_s_as_an_error():
+    rule = rules_with(True)["stack-fetch-failures"]
+    assert rule["data"][2]["model"]["conditions"][0]["evaluator"] == {"type": "gt", "params": [20]}
+    assert rule["for"] == "180s" and rule["labels"] == {"severity": "error", "level": "2"}
+    assert "\"kind\" = 'read'" in rule["data"][0]["model"]["query"]  # a share of reads, not of every request
+
+
+def test_every_rule_has_a_level_with_its_severity_and_seed_004s_levels_for_the_seed_rules():
+    rules = rules_with(True)
+    assert {uid: r["labels"]["severity"] for uid, r in rules.items() if uid in (
+        "stack-error-rate", "stack-p99", "stack-auth-failures", "stack-fetch-failures")} == {
+        "stack-error-rate": "critical", "stack-auth-failures": "critical", "stack-fetch-failures": "error",
+        "stack-p99": "warning"}
+    assert all(grafana.SEVERITY[int(r["labels"]["level"])] == r["labels"]["severity"] for r in rules.values())
+
+
+def test_each_rule_points_at_its_runbook_entry_and_every_entry_exists():
+    d = data()
+    d.grafana_runbook_url = "https://git.example/ops/stack/blob/main/docs/runbook.md"
+    rules = {r["uid"]: r for r in grafana.alert_rules(1, "metrics", "90d", d)["groups"][0]["rules"]}
+    runbook = (REPO / "docs/runbook.md").read_text()
+    for uid, rule in rules.items():
+        assert rule["annotations"]["runbook_url"] == f"{d.grafana_runbook_url}#{uid}"
+        assert f"### {uid}\n" in runbook, f"docs/runbook.md has no entry for {uid}"
+
+
+def contact_points(**given):
+    """The rendered contact points with these secrets given (and grafana_alert_emails as set)."""
     inv = inventory()
     d = inv.get_host(MON).data
-    d.grafana_alert_channels, d.grafana_alert_emails = ["webhook", "slack", "email"], ["ops@example.com"]
-    doc = yaml.safe_load(render_for(inv, MON, "templates/grafana/contact-points.yaml.j2",
-                                    webhook_url="https://hooks.example/x", slack_url="https://slack.example/y"))
-    receivers = {r["type"]: r["settings"] for r in doc["contactPoints"][0]["receivers"]}
-    assert receivers == {"webhook": {"url": "https://hooks.example/x", "httpMethod": "POST"},
-                         "slack": {"url": "https://slack.example/y"}, "email": {"addresses": "ops@example.com"}}
-    assert doc["policies"][0]["receiver"] == doc["contactPoints"][0]["name"]
+    d.grafana_alert_emails = given.pop("emails", [])
+    points = grafana.contact_points(grafana.channels(d.grafana_alert_emails, given.get))
+    doc = yaml.safe_load(render_for(inv, MON, "templates/grafana/contact-points.yaml.j2", points=points,
+                                    timing=grafana.TIMING))
+    return {p["name"]: {r["type"]: r["settings"] for r in p["receivers"]} for p in doc["contactPoints"]}, doc
+
+
+def test_critical_alerts_reach_slack_email_pagerduty_and_the_webhook():
+    points, _ = contact_points(emails=["ops@example.com"], alert_slack_url="https://slack.example/y",
+                               alert_pagerduty_key="pd-key", alert_webhook_url="https://hooks.example/x")
+    assert points["stack-critical"] == {
+        "slack": {"url": "https://slack.example/y"}, "email": {"addresses": "ops@example.com"},
+        "pagerduty": {"integrationKey": "pd-key", "severity": "critical"},
+        "webhook": {"url": "https://hooks.example/x", "httpMethod": "POST"}}
+
+
+def test_errors_and_warnings_never_page():
+    points, _ = contact_points(emails=["ops@example.com"], alert_slack_url="https://slack.example/y",
+                               alert_pagerduty_key="pd-key")
+    assert set(points["stack-error"]) == set(points["stack-warning"]) == {"slack", "email"}
+
+
+def test_a_channel_whose_secret_is_not_given_is_off():
+    points, _ = contact_points(alert_webhook_url="https://hooks.example/x")
+    assert all(set(receivers) == {"webhook"} for receivers in points.values())
+
+
+def test_each_severity_routes_to_its_contact_point_and_a_warning_waits_five_minutes():
+    _, doc = contact_points(alert_webhook_url="https://hooks.example/x")
+    routes = {r["object_matchers"][0][2]: r for r in doc["policies"][0]["routes"]}
+    assert {sev: r["receiver"] for sev, r in routes.items()} == {
+        "warning": "stack-warning", "error": "stack-error", "critical": "stack-critical"}
+    assert routes["warning"]["group_wait"] == "5m"  # one that recovers by itself is only recorded
 
 
 def test_dashboard_provider_points_at_the_dashboards_directory():

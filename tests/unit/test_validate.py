@@ -1,7 +1,7 @@
 """stack.validate: what a bad inventory is told before any host is contacted."""
 
 import pytest
-from stack import validate
+from stack import secrets, validate
 from stack.preflight import hosts_of
 from tests.helpers import load_inventory
 
@@ -172,3 +172,34 @@ def test_a_missing_app_source_is_reported():
     hosts[app][1]["app_source"] = "files/no-such-app"
     assert any(p.startswith(f"{app}: app_source: files/no-such-app is not a directory")
                for p in validate.problems(hosts, check_secrets_for={app}))
+
+
+def grafana_host(monkeypatch, **given):
+    """The staging monitoring host with Grafana on, every secret it needs set, and ``given``."""
+    hosts = defaults()
+    mon = next(n for n, (g, _) in hosts.items() if "monitoring_servers" in g)
+    groups, data = hosts[mon]
+    data.update(grafana_enabled=True, grafana_alert_emails=[], secrets_file=None)
+    monkeypatch.delenv("STACK_SECRETS_FILE", raising=False)
+    for name in secrets.SECRETS:
+        monkeypatch.delenv(secrets.env_var(name), raising=False)
+    for name in secrets.required_for(groups, data):
+        monkeypatch.setenv(secrets.env_var(name), "x" * 16)
+    for name, value in given.items():
+        monkeypatch.setenv(secrets.env_var(name), value)
+    return {mon: hosts[mon]}, mon
+
+
+def test_grafana_with_no_channel_for_warnings_and_errors_is_refused(monkeypatch):
+    hosts, mon = grafana_host(monkeypatch, alert_pagerduty_key="pd-key")  # pages criticals only
+    assert f"{mon}: no alert channel is on, so warnings and errors would reach nobody: set grafana_alert_emails, " \
+           "or give the alert_slack_url or alert_webhook_url secret" in validate.problems(hosts)
+
+
+def test_preflight_names_each_alert_channel_left_off(monkeypatch):
+    hosts, mon = grafana_host(monkeypatch, alert_webhook_url="https://hooks.example/x")
+    assert validate.notes(hosts) == [
+        f"{mon}: alert channel slack is off until the alert_slack_url secret is given (STACK_ALERT_SLACK_URL)",
+        f"{mon}: alert channel pagerduty is off until the alert_pagerduty_key secret is given "
+        "(STACK_ALERT_PAGERDUTY_KEY)",
+        f"{mon}: alert channel email is off until grafana_alert_emails has an address"]
