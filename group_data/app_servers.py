@@ -8,6 +8,9 @@ app_migrations = "migrations"
 app_user = "sales"
 # Where releases, shared/ and current live on the host (absolute path).
 app_root = "/srv/sales"
+# Seed 003: the app restarts past this much memory (size like 1G): workers replace
+# themselves past their share, the unit's MemoryMax is the kernel's backstop.
+app_memory_max = "1G"
 # Releases kept on each host (count); current and previous are never pruned.
 app_keep_releases = 5
 # How long a switched host may take to answer /health with 200 (seconds).

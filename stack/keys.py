@@ -132,6 +132,7 @@ KEYS = {
     "app_bake_error_rate_seconds": Key(integer(1, 3600), APP),
     "app_bake_p99_limit": Key(integer(1, 600), APP),
     "app_bake_p99_seconds": Key(integer(1, 3600), APP),
+    "app_memory_max": Key(size, APP),
     "nginx_server_name": Key(hostname, WEB),
     "nginx_tls_self_signed": Key(boolean, WEB),
     "nginx_tls_certificate": Key(optional(string)),

@@ -225,3 +225,23 @@ def test_a_bake_failing_on_the_second_app_host_switches_the_first_back_too(host,
     assert failed and failed[1] != failed[2], said  # the second failed, and took the first back
     assert {release_of(host(h)) for h in ("app1", "app2")} == {live}
     assert lost_writes(host, writers) == {} and not_retryable(writers.failures) == []
+
+def test_a_worker_past_its_memory_share_is_replaced_while_every_request_succeeds(host, address):
+    # A limit every worker passes at once: each one is replaced after each request it
+    # serves. (The unit's MemoryMax is the kernel's backstop; the testbed's cgroups are
+    # read-only, so only the workers' own limit acts here.)
+    since = host("app1").check_output("date '+%Y-%m-%d %H:%M:%S'")
+    proc = pyinfra_on_testbed("deploy.py", "--limit", "app_servers", "--data", "app_memory_max=64M")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    try:
+        assert host("app1").check_output("systemctl show -p MemoryMax sales") == f"MemoryMax={64 * 1024**2}"
+        with Load(address("web1"), path="/sales/summary", rate=10) as readers, \
+                Load(address("web1"), requests=WRITES, rate=None, workers=2) as writers:
+            time.sleep(10)
+        replaced = host("app1").check_output(f"journalctl -u sales --since '{since}' --no-pager | "
+                                             "grep -c 'past its share' || true")
+    finally:
+        assert pyinfra_on_testbed("deploy.py", "--limit", "app_servers").returncode == 0
+    assert int(replaced) >= 5  # restarted many times over ...
+    assert readers.failures == writers.failures == [] and lost_writes(host, writers) == {}  # ... and none failed
+    assert "MemoryMax=1073741824" == host("app1").check_output("systemctl show -p MemoryMax sales")
