@@ -138,3 +138,6 @@ grafana_port = 3000
 # YAML secrets file on the controller (path), used when STACK_SECRETS_FILE is
 # unset; None: secrets come from STACK_* environment variables. See stack/secrets.py.
 secrets_file = None
+# The age identity that decrypts backups, on the controller (path), for restores and the
+# drill when STACK_BACKUP_AGE_IDENTITY_FILE is unset. None: it stays offline until needed.
+backup_age_identity_file = None

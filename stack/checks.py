@@ -10,9 +10,15 @@ import re
 import zoneinfo
 from urllib.parse import urlparse
 
+from pyinfra.api.exceptions import PyinfraError
+
 
 class Invalid(ValueError):
     pass
+
+
+class Refused(PyinfraError, ValueError):
+    """A flow that will not start, and why: pyinfra prints its one line, no traceback."""
 
 
 def described(text):

@@ -74,6 +74,7 @@ KEYS = {
     "ssh_user": Key(user_name, page="base"),
     "_sudo": Key(None, page="base"),
     "secrets_file": Key(optional(string), page="base"),
+    "backup_age_identity_file": Key(optional(string)),
     "base_packages": Key(list_of(string)),
     "base_timezone": Key(timezone, ALL),
     "base_ntp_servers": Key(list_of(hostname, non_empty=True), ALL),

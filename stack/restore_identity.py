@@ -4,17 +4,21 @@ identity, which decrypts backups and never stays on a host."""
 import os
 from pathlib import Path
 
+from stack.checks import Refused
 from stack.shell import argv, run_on
 
 RUN_DIR = "/run/stack-restore"  # tmpfs: gone at reboot at the latest
 
 
-def identity_file() -> Path:
+def identity_file(host) -> Path:
     """Checked while the flow is prepared: nothing runs without it."""
-    identity = Path(os.environ.get("STACK_BACKUP_AGE_IDENTITY_FILE", ""))
-    if not identity.is_file():
-        raise ValueError("STACK_BACKUP_AGE_IDENTITY_FILE must name the age identity file that decrypts the backups")
-    return identity
+    named = os.environ.get("STACK_BACKUP_AGE_IDENTITY_FILE") or host.data.get("backup_age_identity_file")
+    if not named:
+        raise Refused("this flow decrypts backups: set STACK_BACKUP_AGE_IDENTITY_FILE to the age identity's file")
+    if not Path(named).is_file():
+        raise Refused(f"the age identity file {named} does not exist (STACK_BACKUP_AGE_IDENTITY_FILE or "
+                      "backup_age_identity_file)")
+    return Path(named)
 
 
 def with_identity(host, identity: Path, *command, what):

@@ -21,6 +21,7 @@ from pyinfra.operations import python
 
 from stack import context, migration, pyinfra_private, topology
 from stack.shell import argv
+from stack.checks import Refused
 
 # Fewer requests than this in a bake window judge nothing: the window is inconclusive,
 # and the host passes with a warning saying so (a quiet environment must still deploy;
@@ -193,12 +194,12 @@ def rollback_target(facts: dict[str, dict]) -> str:
     if len(currents) == 1:
         previous = {f["previous"] for f in facts.values()}
         if len(previous) != 1 or previous == {""}:
-            raise ValueError("the app hosts have no common previous release to roll back to: "
+            raise Refused("the app hosts have no common previous release to roll back to: "
                              "say which one with --data release=<id>")
         return previous.pop()
     towards = [x for x in currents if len(currents) == 2
                and all(f["previous"] == x for f in facts.values() if f["current"] != x)]
     if len(towards) != 1:
-        raise ValueError(f"the app hosts run different releases ({', '.join(sorted(currents))}): "
+        raise Refused(f"the app hosts run different releases ({', '.join(sorted(currents))}): "
                          "say which one to roll back to with --data release=<id>")
     return towards[0]

@@ -13,6 +13,7 @@ from pyinfra.facts.server import Command
 from pyinfra.operations import files, python, server
 
 from stack import context, hostfacts, migration, topology
+from stack.checks import Refused
 
 runner = migration.runner()
 # Only a host the run connected is asked (a --limit may leave the first app host out;
@@ -47,7 +48,7 @@ if host.name == runner.name and release() in status["installed"] and not s.faile
     if plan != "null":
         problem = migration.adopt(json.loads(plan), release(), host.data.backup_enabled)
         if problem:
-            raise ValueError(problem)
+            raise Refused(problem)
 
 is_web, is_primary, is_runner = "web_servers" in host.groups, host.name == primary.name, host.name == runner.name
 is_replica = "db_servers" in host.groups and not is_primary

@@ -20,6 +20,7 @@ from pyinfra.operations import files, python, server
 from stack import restore_identity, rollout, topology
 from stack.shell import run_on
 from stack.validate import environment_of
+from stack.checks import Refused
 
 # their form is checked by preflight; tasks/rollback.py includes this file for its restore_backup
 backup_id = host.data.get("restore_backup") or host.data.get("backup_id", "latest")
@@ -27,11 +28,11 @@ database = host.data.get("backup_database")
 until = host.data.get("until")
 until_gtid = host.data.get("until_gtid")
 if until and until_gtid:
-    raise ValueError("--data until= and --data until_gtid= both name the point: choose one")
+    raise Refused("--data until= and --data until_gtid= both name the point: choose one")
 environment = environment_of(host)
 if environment != "testbed" and host.data.get("confirm") != environment:
-    raise ValueError(f"restoring replaces the {environment} database: add --data confirm={environment}")
-identity = restore_identity.identity_file()
+    raise Refused(f"restoring replaces the {environment} database: add --data confirm={environment}")
+identity = restore_identity.identity_file(host)
 primary, source = topology.primary(), topology.backup_source()
 
 

@@ -16,7 +16,7 @@ from pyinfra.operations import python
 from stack import restore_identity, topology
 
 backup_id = host.data.get("backup_id", "latest")  # its form is checked by preflight
-identity = restore_identity.identity_file()
+identity = restore_identity.identity_file(host)
 
 
 def drill():

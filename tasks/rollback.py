@@ -26,14 +26,15 @@ from pyinfra.operations import python
 
 from stack import context, hostfacts, metrics, rollout, topology
 from stack.shell import run_on
+from stack.checks import Refused
 
 if host.data.get("db") and host.data.get("restore_backup"):
-    raise ValueError("--data db=downgrade and --data restore_backup= both put the database back: choose one")
+    raise Refused("--data db=downgrade and --data restore_backup= both put the database back: choose one")
 
 # the app hosts this run connected (with --limit, those it names): only they are asked and switched
 apps = [h for h in inventory.get_group("app_servers") if h in host.state.activated_hosts]
 if not apps:
-    raise ValueError("no app host is in this run: nothing to roll back")
+    raise Refused("no app host is in this run: nothing to roll back")
 facts = {h.name: hostfacts.app_status(on=h) for h in apps}
 target = host.data.get("release") or rollout.rollback_target(facts)  # its form is checked by preflight
 if not host.data.get("release") and len({f["current"] for f in facts.values()}) > 1 and host.name == apps[0].name:
@@ -42,7 +43,7 @@ if not host.data.get("release") and len({f["current"] for f in facts.values()}) 
 missing = sorted(name for name, f in facts.items() if target not in f["installed"])
 if missing:
     known = sorted(set.intersection(*(set(f["installed"]) for f in facts.values())))
-    raise ValueError(f"release {target} is not installed on {', '.join(missing)}; "
+    raise Refused(f"release {target} is not installed on {', '.join(missing)}; "
                      f"installed on every app host: {', '.join(known) or 'none'}")
 
 
@@ -59,16 +60,16 @@ if host.data.get("db") == "downgrade":
     lossy = [r["revision"] for r in downgrade["pending"] if r["destructive"]]
     backup = host.data.get("backup_id")
     if lossy and not backup:
-        raise ValueError(f"downgrading the schema to {to} undoes destructive revisions ({', '.join(lossy)}): "
+        raise Refused(f"downgrading the schema to {to} undoes destructive revisions ({', '.join(lossy)}): "
                          "their data would be lost. Name the backup to restore it from with --data backup_id=<id>, "
                          "or roll back the app only")
     source = topology.backup_source()
     if lossy and source not in host.state.activated_hosts:
-        raise ValueError(f"the backup source {source.name} must be in the run to verify backup {backup}")
+        raise Refused(f"the backup source {source.name} must be in the run to verify backup {backup}")
     verified = source.get_fact(Command, command=f"stack-backup verify {shlex.quote(backup)} >/dev/null 2>&1 "
                                                 "&& echo ok || echo bad") if lossy else "ok"
     if verified != "ok":
-        raise ValueError(f"backup {backup} does not exist or does not verify: the downgrade is refused")
+        raise Refused(f"backup {backup} does not exist or does not verify: the downgrade is refused")
 
 
 def downgrade_schema():

@@ -1,7 +1,9 @@
 """pyinfra inventory entries for a booted testbed (inventories/testbed.py)."""
 
 import os
+from pathlib import Path
 
+from testbed.access import BACKUP_IDENTITY
 from testbed.hosts import Testbed
 
 
@@ -19,6 +21,7 @@ def inventory_group(group: str) -> list[tuple[str, dict]]:
             "private_address": info["address"],
             "base_apt_proxy": state["apt_proxy"],
             "secrets_file": state["secrets_file"],
+            "backup_age_identity_file": str(Path(state["secrets_file"]).with_name(BACKUP_IDENTITY)),
             "backup_s3_endpoint": state["s3_endpoint"],
             **info["data"],
         })

@@ -12,8 +12,8 @@ def test_the_drill_restores_the_latest_backup_into_a_scratch_server_and_removes_
     assert made.returncode == 0, made.stderr[-3000:]
     runs = {h: server_run(host(h)) for h in ("db1", "db2")}
     since = utc_now()
-    proc = pyinfra_on_testbed("tasks/restore_drill.py", json_output=False,
-                              env={"STACK_BACKUP_AGE_IDENTITY_FILE": str(testbed.state_dir / BACKUP_IDENTITY)})
+    # no STACK_BACKUP_AGE_IDENTITY_FILE: the testbed's inventory names its identity
+    proc = pyinfra_on_testbed("tasks/restore_drill.py", json_output=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert re.search(rf"drill {made.backup_id}: restored into a scratch server, \d+ rows and revision \w+ match "
                      r"the manifest; RTO [\d.]+s; scratch removed", proc.stdout + proc.stderr)
@@ -23,6 +23,17 @@ def test_the_drill_restores_the_latest_backup_into_a_scratch_server_and_removes_
     assert host("db2").file(f"/var/backups/stack/{made.backup_id}.physical.zst.age").exists  # the backup stays
     assert host("db2").check_output("pgrep -c -x mariadbd") == "1"  # the live server only
     assert not host("db2").file("/run/stack-restore").exists  # nor the identity
+
+
+def test_a_drill_without_its_identity_is_refused_in_one_line_before_any_step(host):
+    since = utc_now()
+    proc = pyinfra_on_testbed("tasks/restore_drill.py", json_output=False,
+                              env={"STACK_BACKUP_AGE_IDENTITY_FILE": "/nonexistent/identity.txt"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "the age identity file /nonexistent/identity.txt does not exist" in out
+    assert "Traceback" not in out
+    assert points(host, "restore", since, "success, kind") == []
 
 
 def test_a_drill_of_a_corrupted_backup_fails_and_says_so(testbed, host):
