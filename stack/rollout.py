@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 
 from pyinfra import host, inventory, logger, state
-from pyinfra.operations import python
 
 from stack import context, migration, pyinfra_private, topology
-from stack.shell import argv
 from stack.checks import Refused
+from stack.shell import argv, call
 
 # Fewer requests than this in a bake window judge nothing: the window is inconclusive,
 # and the host passes with a warning saying so (a quiet environment must still deploy;
@@ -180,9 +179,9 @@ def data_tier_barrier():
     migration while the primary is still converging. On an app host it fails when
     the db primary or a cache host failed."""
     data_tier = [topology.primary().name, *(h.name for h in inventory.get_group("cache_servers", []))]
-    python.call(name="Data tier converged on every host (else no app host migrates or switches)",
-                function=stop_for_data_tier, names=data_tier,
-                _if=lambda: "app_servers" in host.groups and bool(failed(data_tier)))
+    call(name="Data tier converged on every host (else no app host migrates or switches)",
+         function=stop_for_data_tier, names=data_tier,
+         _if=lambda: "app_servers" in host.groups and bool(failed(data_tier)))
 
 
 def rollback_target(facts: dict[str, dict]) -> str:

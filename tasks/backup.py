@@ -9,10 +9,9 @@ restores need one).
 """
 
 from pyinfra import host
-from pyinfra.operations import python
 
 from stack import topology
-from stack.shell import run_on
+from stack.shell import call, run_on
 
 
 def back_up():
@@ -20,4 +19,4 @@ def back_up():
 
 
 if host.name == topology.backup_source().name:
-    python.call(name="Backup now (stack-backup run)", function=back_up)
+    call(name="Backup now (stack-backup run)", function=back_up)

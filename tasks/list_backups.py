@@ -10,10 +10,9 @@ Any id it shows restores with tasks/restore.py --data backup_id=<id>. Changes no
 import json
 
 from pyinfra import host, logger
-from pyinfra.operations import python
 
 from stack import topology
-from stack.shell import run_on
+from stack.shell import call, run_on
 
 
 def show():
@@ -26,4 +25,4 @@ def show():
 
 
 if host.name == topology.backup_source().name:
-    python.call(name="Every backup, from S3 and this host", function=show)
+    call(name="Every backup, from S3 and this host", function=show)

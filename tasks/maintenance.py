@@ -5,6 +5,7 @@ maintenance page (the flag file nginx_maintenance_flag exists); off: it serves a
 
 from pyinfra import host
 from pyinfra.operations import files
+
 from stack.checks import Refused
 
 mode = host.data.get("maintenance")  # its form is checked by preflight

@@ -10,10 +10,11 @@ import shlex
 
 from pyinfra import host, inventory
 from pyinfra.facts.server import Command
-from pyinfra.operations import files, python, server
+from pyinfra.operations import files, server
 
 from stack import context, hostfacts, migration, topology
 from stack.checks import Refused
+from stack.shell import call
 
 runner = migration.runner()
 # Only a host the run connected is asked (a --limit may leave the first app host out;
@@ -57,28 +58,28 @@ flag = web[0].data.nginx_maintenance_flag if web else "/nonexistent"
 
 server.shell(name="Primary thawed (a run that died had frozen it)", commands=["stack-mysql thaw"],
              _if=lambda: is_primary and s.thaw_first)
-python.call(name="Migration plan (pending revisions, their SQL, the DDL lint)", function=migration.make_plan,
-            release=release, _if=lambda: is_runner and s.plan is None and not s.failed)
-python.call(name="Pre-migration backup on the primary (verified)", function=migration.back_up,
-            _if=lambda: is_primary and s.needs_backup())
+call(name="Migration plan (pending revisions, their SQL, the DDL lint)", function=migration.make_plan,
+     release=release, _if=lambda: is_runner and s.plan is None and not s.failed)
+call(name="Pre-migration backup on the primary (verified)", function=migration.back_up,
+     _if=lambda: is_primary and s.needs_backup())
 files.file(name="Maintenance on (a pending revision is breaking)", path=flag, present=True,
            _if=lambda: is_web and s.go() and s.breaking())
-python.call(name="Primary frozen: writes wait (503) until the migration ends", function=migration.freeze,
-            _if=lambda: is_primary and s.go() and s.backup_id is not None)
-python.call(name="Migrations (alembic upgrade head, then --check-heads)", function=migration.migrate,
-            _if=lambda: is_runner and s.go())
+call(name="Primary frozen: writes wait (503) until the migration ends", function=migration.freeze,
+     _if=lambda: is_primary and s.go() and s.backup_id is not None)
+call(name="Migrations (alembic upgrade head, then --check-heads)", function=migration.migrate,
+     _if=lambda: is_runner and s.go())
 server.shell(name="Grants on the tables the migration made (a grant waits for its table)",
              commands=["stack-mysql accounts --apply"], _if=lambda: is_primary and s.go())
 files.file(name="Maintenance on for the restore", path=flag, present=True,
            _if=lambda: is_web and s.needs_restore())
-python.call(name="Pre-migration backup restored, and the writes up to the freeze replayed",
-            function=migration.restore, _if=lambda: is_primary and s.needs_restore())
+call(name="Pre-migration backup restored, and the writes up to the freeze replayed",
+     function=migration.restore, _if=lambda: is_primary and s.needs_restore())
 server.shell(name="Replica seeded again from the restored primary", commands=["stack-mysql replica --reseed"],
              _if=lambda: is_replica and s.reseed)
 server.shell(name="Primary thawed", commands=["stack-mysql thaw"], _if=lambda: is_primary and s.needs_thaw())
 files.file(name="Maintenance off", path=flag, present=False, _if=lambda: is_web and s.needs_maintenance_off())
-python.call(name="This run's backup key and journal removed", function=migration.forget_key,
-            _if=lambda: is_primary and s.backup_id is not None and s.restored is not False)
-python.call(name="Migration recorded (deployment_record, audit_log, a migration point)",
-            function=migration.record, _if=lambda: is_runner and s.pending())
-python.call(name="Migration outcome", function=migration.outcome, _if=lambda: is_runner and bool(s.failed))
+call(name="This run's backup key and journal removed", function=migration.forget_key,
+     _if=lambda: is_primary and s.backup_id is not None and s.restored is not False)
+call(name="Migration recorded (deployment_record, audit_log, a migration point)",
+     function=migration.record, _if=lambda: is_runner and s.pending())
+call(name="Migration outcome", function=migration.outcome, _if=lambda: is_runner and bool(s.failed))

@@ -15,12 +15,12 @@ maintenance off. The identity reaches the primary only in /run (tmpfs), in a
 """
 
 from pyinfra import host, inventory
-from pyinfra.operations import files, python, server
+from pyinfra.operations import files, server
 
 from stack import restore_identity, rollout, topology
-from stack.shell import run_on
-from stack.validate import environment_of
 from stack.checks import Refused
+from stack.shell import call, run_on
+from stack.validate import environment_of
 
 # their form is checked by preflight; tasks/rollback.py includes this file for its restore_backup
 backup_id = host.data.get("restore_backup") or host.data.get("backup_id", "latest")
@@ -64,9 +64,9 @@ def primary_ok():
     return not rollout.failed([primary.name])
 
 
-python.call(name=f"Backup {backup_id} staged on the primary", function=stage, _if=lambda: is_primary)
+call(name=f"Backup {backup_id} staged on the primary", function=stage, _if=lambda: is_primary)
 files.file(name="Maintenance on", path=flag, present=True, _if=lambda: is_web and primary_ok())
-python.call(name="Primary's data swapped for the backup", function=swap, _if=lambda: is_primary)
+call(name="Primary's data swapped for the backup", function=swap, _if=lambda: is_primary)
 server.shell(name="Replica seeded again from the restored primary", commands=["stack-mysql replica --reseed"],
              _if=lambda: is_replica and primary_ok())
 # After a failed swap the old data is back, but maintenance stays on until a person

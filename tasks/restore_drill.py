@@ -11,9 +11,9 @@ identity lives (the db hosts never hold it, so no timer on them can).
 """
 
 from pyinfra import host
-from pyinfra.operations import python
 
 from stack import restore_identity, topology
+from stack.shell import call
 
 backup_id = host.data.get("backup_id", "latest")  # its form is checked by preflight
 identity = restore_identity.identity_file(host)
@@ -24,4 +24,4 @@ def drill():
 
 
 if host.name == topology.backup_source().name:
-    python.call(name=f"Restore drill of backup {backup_id}", function=drill)
+    call(name=f"Restore drill of backup {backup_id}", function=drill)

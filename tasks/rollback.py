@@ -22,11 +22,10 @@ import time
 
 from pyinfra import host, inventory, local, logger
 from pyinfra.facts.server import Command
-from pyinfra.operations import python
 
 from stack import context, hostfacts, metrics, rollout, topology
-from stack.shell import run_on
 from stack.checks import Refused
+from stack.shell import call, run_on
 
 if host.data.get("db") and host.data.get("restore_backup"):
     raise Refused("--data db=downgrade and --data restore_backup= both put the database back: choose one")
@@ -87,14 +86,14 @@ def record():
 
 metrics.record_run("rollback", release=lambda: target)
 if "app_servers" in host.groups:
-    python.call(name=f"Roll back to {target}, one host at a time, behind the health gate",
-                function=rollout.activate, release_id=target, sudo=bool(host.data.get("_sudo")),
-                action="rollback", _serial=True, _if=lambda: facts[host.name]["current"] != target)
-    python.call(name=f"Schema downgraded to {downgrade['to'] if downgrade else '-'} (alembic downgrade)",
-                function=downgrade_schema,
-                _if=lambda: host.name == apps[0].name and bool(downgrade and downgrade["pending"]))
-    python.call(name="Rollback recorded (deployment_record, audit_log)", function=record,
-                _if=lambda: host.name == apps[0].name and facts[host.name]["current"] != target)
+    call(name=f"Roll back to {target}, one host at a time, behind the health gate",
+         function=rollout.activate, release_id=target, sudo=bool(host.data.get("_sudo")),
+         action="rollback", _serial=True, _if=lambda: facts[host.name]["current"] != target)
+    call(name=f"Schema downgraded to {downgrade['to'] if downgrade else '-'} (alembic downgrade)",
+         function=downgrade_schema,
+         _if=lambda: host.name == apps[0].name and bool(downgrade and downgrade["pending"]))
+    call(name="Rollback recorded (deployment_record, audit_log)", function=record,
+         _if=lambda: host.name == apps[0].name and facts[host.name]["current"] != target)
 # --data restore_backup=<id>: then the database as that backup has it (the restore flow).
 if host.data.get("restore_backup"):
     local.include("tasks/restore.py")
