@@ -2,6 +2,7 @@
 the drift check.
 
     python -m stack.preview INVENTORY [FILE] [--summary PATH] [--fail-on-change]
+                            [--hash-file PATH] [--expect-hash HASH]
 
 Runs `pyinfra --dry INVENTORY FILE` (deploy.py by default), which connects and
 reads the hosts but executes nothing, and sorts each operation on each host:
@@ -18,17 +19,24 @@ PATH (a CI job summary); --fail-on-change exits 1 when anything would change (th
 drift check), naming the hosts and operations, and shows how each file would change
 (`--diff`, stack/diffs.py). Secrets are never in it: a file holding them is shown
 key by key, its values hidden.
+
+Every plan has a hash (the sha256 of what it lists and its diffs): --hash-file
+writes it where a review job records it, and --expect-hash exits 3 when the plan
+now differs from the one reviewed, so an apply that follows applies exactly that.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 from collections import defaultdict
 
 from stack import context, pyinfra_private
 
 EXIT_CHANGES = 1
+EXIT_PLAN_CHANGED = 3
 
 
 def classify(state) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, list[str]]]:
@@ -56,8 +64,14 @@ def classify(state) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[st
     return changes, follow, undecided
 
 
+def plan_hash(changes, follow, undecided, diffs=()) -> str:
+    """The plan's identity: which operations would run where, and how each file would change."""
+    plan = {"changes": changes, "follow": follow, "undecided": undecided, "diffs": [list(d) for d in diffs]}
+    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
+
+
 def report(target: str, changes, follow, undecided, diffs=()) -> str:
-    lines = [f"### pyinfra plan: {target}", ""]
+    lines = [f"### pyinfra plan: {target}", "", f"Plan hash: `{plan_hash(changes, follow, undecided, diffs)}`", ""]
     if not changes:
         lines.append("No change: every host is as the deploy describes it.")
     else:
@@ -83,6 +97,8 @@ def main(argv=None) -> int:
     p.add_argument("file", nargs="?", default="deploy.py")
     p.add_argument("--summary", help="append the plan as Markdown to this file (a CI job summary)")
     p.add_argument("--fail-on-change", action="store_true", help="exit 1 when anything would change")
+    p.add_argument("--hash-file", help="write the plan's hash to this file (a review records it)")
+    p.add_argument("--expect-hash", help="exit 3 unless the plan's hash is this one (the plan reviewed)")
     args, pyinfra_args = p.parse_known_args(argv)
 
     from pyinfra_cli.main import main as pyinfra_main
@@ -105,6 +121,14 @@ def main(argv=None) -> int:
     if args.summary:
         with open(args.summary, "a") as f:
             f.write(text)
+    digest = plan_hash(*result["plan"])
+    if args.hash_file:
+        with open(args.hash_file, "w") as f:
+            f.write(digest + "\n")
+    if args.expect_hash is not None and digest != args.expect_hash.strip():
+        sys.stderr.write(f"preview: the plan is not the one reviewed (reviewed {args.expect_hash.strip()[:12]}, "
+                         f"now {digest[:12]}): nothing was applied; plan and review again\n")
+        return EXIT_PLAN_CHANGED
     return EXIT_CHANGES if args.fail_on_change and result["plan"][0] else 0
 
 

@@ -70,6 +70,17 @@ def test_the_drift_check_fails_naming_a_hand_edited_file_and_a_stopped_timer_and
     assert db2.service("stack-backup.timer").is_running
 
 
+def test_an_apply_is_refused_when_the_plan_is_not_the_one_reviewed(first_deploy, tmp_path):
+    reviewed = tmp_path / "plan.sha256"
+    args = ("tasks/redis.py", "--limit", "web1")
+    assert plan(*args, "--hash-file", str(reviewed)).returncode == 0
+    digest = reviewed.read_text().strip()
+    assert plan(*args, "--expect-hash", digest).returncode == 0  # nothing changed since the review
+    changed = plan(*args, "--expect-hash", digest, "--data", "redis_maxmemory=300mb")
+    assert changed.returncode == 3, changed.stdout + changed.stderr[-3000:]
+    assert f"the plan is not the one reviewed (reviewed {digest[:12]}, now " in changed.stderr
+
+
 def test_container_skips_are_announced(first_deploy):
     for h in HOSTS:
         assert f"{h}: in a systemd-nspawn container, time sync is left to the machine" in first_deploy.stderr

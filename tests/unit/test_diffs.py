@@ -54,3 +54,13 @@ def test_the_preview_summary_carries_each_files_diff():
     text = report("inventories/production.py deploy.py", {"web1": ["Redis config"]}, {}, {},
                   [("web1", "/etc/redis/redis.conf", ["@@ -1,1 +1,1 @@", "- maxmemory 256mb", "+ maxmemory 300mb"])])
     assert "web1: `/etc/redis/redis.conf`\n\n```diff\n@@ -1,1 +1,1 @@\n- maxmemory 256mb\n+ maxmemory 300mb\n```" in text
+
+
+def test_the_plan_hash_changes_with_any_line_of_a_diff_and_only_then():
+    from stack.preview import plan_hash
+    changes = {"web1": ["tasks/redis.py | Redis config"]}
+    diff = [("web1", "/etc/redis/redis.conf", ["- maxmemory 256mb", "+ maxmemory 300mb"])]
+    other = [("web1", "/etc/redis/redis.conf", ["- maxmemory 256mb", "+ maxmemory 400mb"])]
+    assert plan_hash(changes, {}, {}, diff) == plan_hash(dict(changes), {}, {}, list(diff))
+    assert plan_hash(changes, {}, {}, diff) != plan_hash(changes, {}, {}, other)
+    assert plan_hash(changes, {}, {}, diff) != plan_hash({}, {}, {}, diff)
