@@ -134,6 +134,13 @@ telegraf_nginx_status_port = 8081
 # serves it under /grafana/.
 grafana_port = 3000
 
+# -- Vulnerability scan (tasks/scan.py, weekly on staging: seeds 000 and 002) ---------
+# Security updates a host may have pending before the scan fails (count; unattended-upgrades
+# takes them daily, so any is a day late at least).
+scan_security_updates_max = 0
+# Lynis's hardening index below which the scan fails (0-100).
+scan_lynis_min_index = 60
+
 # -- secrets -------------------------------------------------------------------
 # YAML secrets file on the controller (path), used when STACK_SECRETS_FILE is
 # unset; None: secrets come from STACK_* environment variables. See stack/secrets.py.

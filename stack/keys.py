@@ -75,6 +75,8 @@ KEYS = {
     "_sudo": Key(None, page="base"),
     "secrets_file": Key(optional(string), page="base"),
     "backup_age_identity_file": Key(optional(string)),
+    "scan_security_updates_max": Key(integer(0, 10000)),
+    "scan_lynis_min_index": Key(integer(0, 100)),
     "base_packages": Key(list_of(string)),
     "base_timezone": Key(timezone, ALL),
     "base_ntp_servers": Key(list_of(hostname, non_empty=True), ALL),

