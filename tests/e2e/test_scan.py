@@ -1,0 +1,34 @@
+"""tasks/scan.py on the testbed (web1): Lynis's audit and the pending security updates,
+one line per host, failing past the thresholds. Lynis is removed again afterwards."""
+
+import re
+
+import pytest
+
+from tests.e2e.helpers import pyinfra_on_testbed
+
+
+@pytest.fixture(scope="module")
+def lynis_removed_after(host):
+    yield
+    host("web1").run_expect([0], "apt-get purge -y -qq lynis >/dev/null && rm -f /var/log/lynis*")
+
+
+def scan(*data):
+    return pyinfra_on_testbed("tasks/scan.py", "--limit", "web1", *[a for d in data for a in ("--data", d)],
+                              json_output=False)
+
+
+def test_the_scan_prints_each_hosts_findings(lynis_removed_after):
+    proc = scan("scan_security_updates_max=10000", "scan_lynis_min_index=0")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert re.search(r"scan: web1: \d+ security update\(s\) pending.* Lynis hardening index \d+ \(at least 0\)", out)
+
+
+def test_a_host_below_the_hardening_threshold_fails_the_scan_in_one_line(lynis_removed_after):
+    proc = scan("scan_security_updates_max=10000", "scan_lynis_min_index=100")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert re.search(r"scan: web1: .* Lynis hardening index \d+ \(at least 100\)", out)
+    assert "Traceback" not in out
