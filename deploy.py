@@ -48,3 +48,7 @@ if "monitoring_servers" in host.groups:
         local.include("tasks/grafana.py")
 if host.data.telegraf_enabled:
     local.include("tasks/telegraf.py")
+
+# Last, over what the packages above installed: their logs rotated, the journal capped,
+# the week's logs archived.
+local.include("tasks/logs.py")

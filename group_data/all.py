@@ -117,9 +117,18 @@ influxdb_apt_key_fingerprint = "AC10D7449F343ADCEFDDC2B6DA61C26A0585BD3B"
 
 # -- Backups (the rest: db_servers.py) -----------------------------------------------
 # Back up the databases (bool): stack-backup, its timer and S3 on the db hosts,
-# and the backup and drill alerts in Grafana. Needs the s3_* secrets and
+# the backup and drill alerts in Grafana, and every host's weekly log archive. Needs the s3_* secrets and
 # backup_age_recipient.
 backup_enabled = False
+# Where backups and the weekly log archives go (tasks/logs.py, every host):
+# S3 endpoint (URL) of any S3-compatible store; None: AWS's own.
+backup_s3_endpoint = None
+# Bucket (S3 bucket name); created if missing, with versioning where the store allows.
+backup_s3_bucket = "stack-backups"
+# S3 region (name); None: us-east-1.
+backup_s3_region = None
+# Server-side encryption asked of S3 (None, "AES256" or "aws:kms"), on top of age's.
+backup_s3_sse = None
 
 # -- Telegraf: metrics from every host into InfluxDB -----------------------------
 # Install and run Telegraf on every host (its package comes from InfluxData's repository).
@@ -133,6 +142,16 @@ telegraf_nginx_status_port = 8081
 # TCP port Grafana listens on, on the monitoring hosts' private address; nginx
 # serves it under /grafana/.
 grafana_port = 3000
+
+# -- Logs (tasks/logs.py, every host: seed 001) ----------------------------------------
+# Days of logs kept on a host: the journal, and nginx's and MariaDB's daily rotations (days).
+logs_keep_days = 14
+# Most disk the journal may take (size like 1G).
+logs_journal_max_use = "1G"
+# With backup_enabled, when the week's logs go to S3, encrypted (systemd OnCalendar; seed 001: Sunday 03:00).
+logs_archive_schedule = "Sun *-*-* 03:00:00"
+# Days a weekly log archive is kept in S3 (days).
+logs_s3_keep_days = 365
 
 # -- Vulnerability scan (tasks/scan.py, weekly on staging: seeds 000 and 002) ---------
 # Security updates a host may have pending before the scan fails (count; unattended-upgrades

@@ -43,16 +43,8 @@ backup_schedule = "02:00"
 backup_local_dir = "/var/backups/stack"
 # Local copies are kept this long (days); the newest is never deleted.
 backup_local_keep_days = 7
-# S3 endpoint (URL) of any S3-compatible store; None: AWS's own.
-backup_s3_endpoint = None
-# Bucket (S3 bucket name); created if missing, with versioning where the store allows.
-backup_s3_bucket = "stack-backups"
-# S3 region (name); None: us-east-1.
-backup_s3_region = None
 # Backups in S3 are kept this long (days, seed 001: 30); the newest is never deleted.
 backup_s3_keep_days = 30
 # The binlog archive closes the primary's binlog at least this often when anything
 # was written, so no transaction waits longer to be offsite: the RPO (seconds).
 backup_binlog_flush_seconds = 300
-# Server-side encryption asked of S3 (None, "AES256" or "aws:kms"), on top of age's.
-backup_s3_sse = None

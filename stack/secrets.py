@@ -43,9 +43,9 @@ SECRETS: dict[str, tuple[tuple[str, ...], str]] = {
     "alert_slack_url": (("monitoring_servers",), "Slack incoming-webhook URL for Grafana alerts (optional: turns Slack on)"),
     "alert_pagerduty_key": (("monitoring_servers",), "PagerDuty Events API v2 integration key for critical alerts "
                             "(optional: turns PagerDuty on)"),
-    "s3_access_key_id": (("db_servers",), "S3 access key for backups"),
-    "s3_secret_access_key": (("db_servers",), "S3 secret key for backups"),
-    "backup_age_recipient": (("db_servers",), "age public key backups are encrypted to (the identity stays offline)"),
+    "s3_access_key_id": (("all",), "S3 access key for backups and the weekly log archives"),
+    "s3_secret_access_key": (("all",), "S3 secret key for backups and the weekly log archives"),
+    "backup_age_recipient": (("all",), "age public key backups are encrypted to (the identity stays offline)"),
 }
 # Secrets only some data needs: name -> whether this host's data needs it.
 WHEN = {

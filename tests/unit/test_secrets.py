@@ -68,11 +68,12 @@ def test_backup_secrets_are_not_required_while_backups_are_off():
                 if s.startswith(("s3_", "backup_"))]
 
 
-def test_backup_secrets_are_required_on_db_hosts_when_backups_are_on():
+@pytest.mark.parametrize("group", ["db_servers", "web_servers"])  # the backups; every host's log archive
+def test_backup_secrets_are_required_on_every_host_when_backups_are_on(group):
     on = {"backup_enabled": True, "backup_s3_endpoint": "http://s3.example:8333"}
-    assert [s for s in secrets.required_for(["db_servers"], on) if s.startswith(("s3_", "backup_"))] == [
+    assert [s for s in secrets.required_for([group], on) if s.startswith(("s3_", "backup_"))] == [
         "s3_access_key_id", "s3_secret_access_key", "backup_age_recipient"]
-    assert not [s for s in secrets.required_for(["app_servers"], on) if s.startswith(("s3_", "backup_"))]
+    assert not [s for s in secrets.required_for([group], {"backup_enabled": False}) if s.startswith(("s3_", "backup_"))]
 
 
 def test_secrets_file_from_environment_overrides_host_data(tmp_path, monkeypatch):

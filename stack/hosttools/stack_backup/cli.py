@@ -18,6 +18,8 @@ root over the server's unix socket.
                                   the datadir swapped (the old one comes back if anything fails);
                                   logical, the databases dumped aside then loaded (ditto)
     stack-backup archive          the binlog archiver (a service): the primary's binlogs to S3
+    stack-backup logs             the logs rotated since the last run and the journal, encrypted, to S3
+                                  (weekly, on every host; its config: /etc/stack/logs.json)
     stack-backup drill ID|latest --identity FILE [--from HOST]
                                   restore into a scratch server here, check it, time it, remove it
     stack-backup bucket --check   exit 1 if the bucket is missing
@@ -45,6 +47,7 @@ from .archive import archive
 from .catalogue import catalogue
 from .commands import report
 from .drill import drill
+from .logs import archive_logs
 from .restore import stage, swap
 from .store import Failure, Store, bucket, verify
 from .take import exclusive, run
@@ -72,6 +75,7 @@ def main(argv=None) -> int:
     sp.add_argument("id")
     sub.add_parser("swap")
     sub.add_parser("archive")
+    sub.add_parser("logs")
     for name in ("stage", "drill"):
         sp = sub.add_parser(name)
         sp.add_argument("id")
@@ -120,6 +124,8 @@ def dispatch(args, cfg: dict) -> int:
         return swap(cfg)
     if args.cmd == "archive":
         return archive(cfg)
+    if args.cmd == "logs":
+        return archive_logs(cfg)
     if args.cmd == "catalogue":
         return catalogue(cfg)
     if args.cmd == "drill":

@@ -22,9 +22,10 @@ def source_command(cfg: dict) -> list[str]:
     return dump_command(cfg["socket"], cfg["databases"], "--gtid", "--master-data=2")
 
 
-def stream(cfg: dict, dest: str) -> tuple[int, str]:
-    """source | zstd | age into ``dest``: (size, sha256). Any stage failing fails it all."""
-    source = subprocess.Popen(source_command(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def stream(cfg: dict, dest: str, command: list[str] | None = None) -> tuple[int, str]:
+    """source (the backup's, or ``command``) | zstd | age into ``dest``: (size, sha256).
+    Any stage failing fails it all."""
+    source = subprocess.Popen(command or source_command(cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     zstd = subprocess.Popen(["zstd", "-q", "-T0", "-3"], stdin=source.stdout, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     source.stdout.close()

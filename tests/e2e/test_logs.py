@@ -1,0 +1,49 @@
+"""tasks/logs.py on the testbed: the rotations are valid for logrotate, the journal is
+capped, and the weekly archive puts an encrypted tarball of the logs in S3 that only
+the backups' identity opens. The archive and its state are removed afterwards."""
+
+import io
+import re
+import subprocess
+import tarfile
+
+import pytest
+
+from testbed.access import BACKUP_IDENTITY
+
+
+@pytest.mark.parametrize("name, conf", [("web1", "/etc/logrotate.d/nginx"), ("db1", "/etc/logrotate.d/mariadb")])
+def test_logrotate_accepts_the_rotation(host, name, conf):
+    out = host(name).run(f"logrotate --debug {conf}")
+    assert out.rc == 0 and "error" not in out.stderr.lower(), out.stderr
+
+
+def test_journald_runs_with_the_limits(host):
+    h = host("app1")
+    assert "MaxRetentionSec=14day" in h.file("/etc/systemd/journald.conf.d/stack.conf").content_string
+    assert h.service("systemd-journald").is_running
+    assert h.file("/var/log/journal").is_directory  # persistent: kept across reboots
+
+
+@pytest.fixture
+def archived(host, bucket):
+    h = host("web1")
+    h.run_expect([0], "logger -t stack-logs-test a-line-to-find-in-the-archive")
+    out = h.run("systemctl start stack-log-archive.service && journalctl -u stack-log-archive --no-pager -n 5")
+    yield out
+    for o in bucket("list_objects_v2", Prefix="logs/web1/").get("Contents", []):
+        bucket("delete_object", Key=o["Key"])
+    h.run_expect([0], "rm -f /var/lib/stack/logs/archived-until")
+
+
+def test_the_weekly_archive_is_encrypted_in_s3_and_holds_the_journal(archived, bucket, testbed):
+    assert archived.rc == 0, archived.stderr
+    key = re.search(r"logs archived to s3://[^/]+/(logs/web1/\S+):", archived.stdout)[1]
+    blob = bucket("get_object", Key=key)["Body"]
+    assert b"a-line-to-find" not in blob  # encrypted
+    plain = subprocess.run(["age", "-d", "-i", str(testbed.state_dir / BACKUP_IDENTITY)], input=blob,
+                           capture_output=True, check=True).stdout
+    tar = subprocess.run(["zstd", "-d", "-c"], input=plain, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        journal = t.extractfile("journal.log").read()
+    assert b"a-line-to-find-in-the-archive" in journal
