@@ -29,6 +29,15 @@ mysql_migration_privileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", 
 # and the binlog archive (reading the primary's binlog, FLUSH BINARY LOGS) need.
 mysql_backup_privileges = ["SELECT", "SHOW VIEW", "TRIGGER", "EVENT", "LOCK TABLES", "RELOAD", "PROCESS",
                            "REPLICATION CLIENT", "REPLICATION SLAVE"]
+# Seed 001's monthly optimize (stack-mysql optimize, on each db host for itself): the tables
+# analyzed, and rebuilt online (table names in mysql_app_database) ...
+mysql_optimize_tables = ["sale", "sale_item", "stock_move"]
+# ... when (systemd OnCalendar; seed 001: the 1st of the month, 04:00) ...
+mysql_optimize_schedule = "*-*-01 04:00:00"
+# ... rebuilding only a table with at least this much of its size free (percent) ...
+mysql_optimize_min_free_percent = 10
+# ... and waiting at most this long for a table's metadata lock, else leaving it as it is (seconds).
+mysql_optimize_lock_wait = 10
 
 # -- backups (stack-backup; tasks/backup_schedule.py) ---------------------------------
 # (backup_enabled, which the monitoring host's alerts follow too, is in all.py.)

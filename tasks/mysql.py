@@ -13,10 +13,10 @@ import ipaddress
 from pyinfra import host, inventory
 from pyinfra.facts.hardware import Memory
 from pyinfra.facts.server import Command
-from pyinfra.operations import server
+from pyinfra.operations import server, systemd
 
 from stack import packages, programs, sandbox, secrets, services, tls
-from stack.configs import checked_template, directories
+from stack.configs import checked_template, directories, file, render
 
 SERVICE = "mariadb"
 # --help --verbose parses every option; MariaDB reports bad values on stderr as
@@ -71,6 +71,8 @@ def desired_state() -> dict:
         "databases": [{"name": host.data.mysql_app_database, "charset": host.data.mysql_character_set,
                        "collation": host.data.mysql_collation}],
         "users": users,
+        "optimize": {"tables": host.data.mysql_optimize_tables, "lock_wait": host.data.mysql_optimize_lock_wait,
+                     "min_free_percent": host.data.mysql_optimize_min_free_percent},
     }
     if host.data.mysql_role == "replica":
         primary = next(h for h in inventory.get_group("db_servers") if h.data.mysql_role == "primary")
@@ -130,3 +132,11 @@ if "db_servers" in host.groups:
     server.shell(name="MySQL replica seeded and replicating",
                  commands=["stack-mysql replica --ensure"],
                  _if=lambda: not is_primary and not replicating)
+
+    # Seed 001's monthly ANALYZE/OPTIMIZE: each db host for its own copy, online or not at all.
+    units = [file(name=f"systemd {unit}", dest=f"/etc/systemd/system/{unit}",
+                  content=render(f"templates/mysql/{unit}.j2"))
+             for unit in ("stack-mysql-optimize.service", "stack-mysql-optimize.timer")]
+    systemd.daemon_reload(name="systemd reload", _if=lambda: any(u.did_change() for u in units))
+    services.kept(name="Monthly table optimize timer", service="stack-mysql-optimize.timer", running=True,
+                  enabled=True)

@@ -240,3 +240,32 @@ def test_changed_app_password_is_applied_and_never_shown(host, secrets):
         restored = pyinfra_on_testbed("deploy.py", "--limit", "db_servers")
     assert restored.returncode == 0
     assert sql(host("app1"), "SELECT 1", user="sales", password=secrets["mysql_app_password"], on="db1").rc == 0
+
+
+@pytest.mark.parametrize("name", ["db1", "db2"])
+def test_the_monthly_optimize_timer_is_on_each_db_host(host, name):
+    h = host(name)
+    assert h.service("stack-mysql-optimize.timer").is_enabled and h.service("stack-mysql-optimize.timer").is_running
+    assert "OnCalendar=*-*-01 04:00:00" in h.file("/etc/systemd/system/stack-mysql-optimize.timer").content_string
+
+
+def test_optimize_rebuilds_online_under_writes_and_never_reaches_the_binlog(host, address):
+    from testbed.load import Load
+    from tests.e2e.helpers import WRITES, lost_writes, not_retryable
+
+    h = host("db1")
+    # every table worth a rebuild, so that it runs (a copy of the desired state, 0600)
+    h.run_expect([0], "umask 077 && sed 's/\"min_free_percent\": [0-9]*/\"min_free_percent\": 0/' "
+                      "/etc/stack/mysql.json > /root/optimize.json")
+    first, position = h.check_output("mariadb -N -e 'SHOW MASTER STATUS' | cut -f1,2").split()
+    try:
+        with Load(address("web1"), requests=WRITES, rate=None, workers=4) as writers:
+            out = h.check_output("stack-mysql --desired /root/optimize.json optimize")
+    finally:
+        h.run_expect([0], "rm -f /root/optimize.json")
+    assert out.count("rebuilt online") == 3, out
+    assert lost_writes(host, writers) == {} and not_retryable(writers.failures) == []
+    logs = [name for name in h.check_output("mariadb -N -e 'SHOW BINARY LOGS' | cut -f1").split() if name >= first]
+    events = "".join(h.check_output(f"mariadb -N -e \"SHOW BINLOG EVENTS IN '{name}'"
+                                    f"{' FROM ' + position if name == first else ''}\"") for name in logs)
+    assert "ALTER TABLE" not in events and "ANALYZE TABLE" not in events  # the replica rebuilds its own

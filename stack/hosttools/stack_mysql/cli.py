@@ -12,6 +12,7 @@ from the 0600 desired-state file, and never puts one on a command line.
     stack-mysql freeze             the primary read-only (but for the migration user); prints
                                    {"gtid": the binlog position every acknowledged write is before}
     stack-mysql thaw               writable again
+    stack-mysql optimize           ANALYZE, and an online rebuild where worth it, of the big tables (monthly)
 
 Standalone on purpose: Python 3 and python3-pymysql, nothing from this repo.
 """
@@ -24,6 +25,7 @@ import sys
 
 from .accounts import accounts
 from .freeze import freeze, thaw
+from .optimize import optimize
 from .replica import replica
 from .server import Failure
 
@@ -43,14 +45,15 @@ def main(argv=None) -> int:
             mode.add_argument("--reseed", action="store_true")
     sub.add_parser("freeze")
     sub.add_parser("thaw")
+    sub.add_parser("optimize")
     args = p.parse_args(argv)
     with open(args.desired) as f:
         desired = json.load(f)
     try:
         if args.cmd == "accounts":
             return accounts(desired, apply=args.act)
-        if args.cmd in ("freeze", "thaw"):
-            return {"freeze": freeze, "thaw": thaw}[args.cmd](desired)
+        if args.cmd in ("freeze", "thaw", "optimize"):
+            return {"freeze": freeze, "thaw": thaw, "optimize": optimize}[args.cmd](desired)
         return replica(desired, ensure=args.act or args.reseed, reseed=args.reseed)
     except Failure as e:
         print(f"stack-mysql: {e}", file=sys.stderr)
