@@ -11,6 +11,7 @@ pyinfra runs the activation with ``_serial=True``; the run's context
 stop the rollout.
 """
 
+import contextlib
 import datetime
 import json
 import time
@@ -26,6 +27,7 @@ from stack.shell import argv, call
 # and the host passes with a warning saying so (a quiet environment must still deploy;
 # a release that fails under traffic is caught where there is traffic).
 MIN_REQUESTS = 10
+SAY_EVERY = 15  # seconds between a bake's progress lines
 
 
 def activate(release_id: str, sudo: bool, action: str = "deploy"):
@@ -115,10 +117,16 @@ def bake(release_id: str, sudo: bool, action: str):
         return
     windows = {"error rate": d.app_bake_error_rate_seconds, "P99": d.app_bake_p99_seconds}
     upstream, switched = f"{d.private_address}:{d.app_port}", datetime.datetime.now(datetime.timezone.utc)
-    clock, judged = time.monotonic(), set()
+    clock, judged, said = time.monotonic(), set(), 0.0
     while True:
         time.sleep(1)
         elapsed = time.monotonic() - clock
+        if elapsed - said >= SAY_EVERY:
+            said = elapsed
+            with contextlib.suppress(BakeFailed):  # a log that can't be read fails in the window check below
+                requests, errors, p99 = traffic(upstream, switched)
+                logger.info(f"--> {host.name}: baking {release_id}: {elapsed:.0f} of {max(windows.values())}s, "
+                            f"{requests} requests, {errors} 5xx, P99 {p99:.2f}s")
         for what, window in windows.items():
             if elapsed < window:
                 continue

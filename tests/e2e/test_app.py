@@ -84,6 +84,8 @@ def test_rollout_under_load_fails_no_request(host, address, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load.failures == []
     assert load.rps >= 50
+    # the bake says how it goes while it lasts
+    assert re.search(r"app[12]: baking \S+: \d+ of \d+s, \d+ requests, \d+ 5xx, P99", proc.stdout + proc.stderr)
     after = {release_of(host(h)) for h in ("app1", "app2")}
     assert len(after) == 1 and after != {before}
 

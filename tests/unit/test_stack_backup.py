@@ -164,3 +164,15 @@ def test_the_binlogs_a_backup_can_replay_end_where_its_timeline_ends():
     m = {"id": backup_id(at + datetime.timedelta(minutes=90))}
     assert binlog_range(m, keys) == "mysql-bin.000007..mysql-bin.000008 (to 2026-11-25T05:00:00Z and on)"
     assert binlog_range({"id": backup_id(at - datetime.timedelta(hours=1))}, keys) == "none archived"
+
+
+def test_a_long_read_says_bytes_rate_and_time_left(capsys, monkeypatch):
+    from stack.hosttools.stack_backup import store
+    clock = iter([0.0, 10.0, 20.0])
+    monkeypatch.setattr(store.time, "monotonic", lambda: next(clock))
+    progress = store.Progress("reading s3 db2/x", 300 * 2**20, every=10)
+    progress.add(100 * 2**20)  # at 10 s
+    progress.add(100 * 2**20)  # at 20 s
+    said = capsys.readouterr().err.splitlines()
+    assert said == ["stack-backup: reading s3 db2/x: 100 of 300 MiB, 10.0 MiB/s, 20s left",
+                    "stack-backup: reading s3 db2/x: 200 of 300 MiB, 10.0 MiB/s, 10s left"]

@@ -205,5 +205,9 @@ def replay(cfg: dict, m: dict):
     start = [f"--start-position={m['gtid_current_pos']}"] if m["gtid_current_pos"] else []  # none: from the start
     stop = (f"--stop-position={m['until_gtid']}" if m.get("until_gtid")
             else f"--stop-datetime={m['until'].replace('T', ' ').rstrip('Z')}")
+    size, clock = sum(os.path.getsize(b) for b in m["binlogs"]), time.monotonic()
+    print(f"stack-backup: replaying {len(m['binlogs'])} binlog(s), {size / 2**20:.0f} MiB, up to "
+          f"{m.get('until_gtid') or m['until']}", file=sys.stderr, flush=True)
     pipeline(["mariadb-binlog", "--no-defaults", *start, stop, *m["binlogs"]],
              ["mariadb", "--user=root", f"--socket={cfg['socket']}"], env={**os.environ, "TZ": "UTC"})
+    print(f"stack-backup: replayed in {time.monotonic() - clock:.1f}s", file=sys.stderr, flush=True)

@@ -8,6 +8,8 @@ import datetime
 import hashlib
 import json
 import os
+import sys
+import time
 
 CHUNK = 1 << 20
 
@@ -192,13 +194,37 @@ def fetch(store: Store, m: dict, keep: str | None = None) -> str:
     return where
 
 
+class Progress:
+    """A long read said every ``every`` seconds: bytes of the total, rate, time left."""
+
+    def __init__(self, what: str, total: int, every: float = 10.0):
+        self.what, self.total, self.every = what, total, every
+        self.done, self.start = 0, time.monotonic()
+        self.said = self.start
+
+    def add(self, n: int):
+        self.done += n
+        now = time.monotonic()
+        if now - self.said >= self.every:
+            self.said = now
+            print(self.line(now), file=sys.stderr, flush=True)  # stdout may be a command's answer
+
+    def line(self, now: float) -> str:
+        rate = self.done / max(now - self.start, 1e-6)
+        left = (self.total - self.done) / rate if rate else 0
+        return (f"stack-backup: {self.what}: {self.done / 2**20:.0f} of {self.total / 2**20:.0f} MiB, "
+                f"{rate / 2**20:.1f} MiB/s, {left:.0f}s left")
+
+
 def download(store: Store, key: str, keep: str | None) -> str:
     """An S3 object's sha256, as it is read (and written to ``keep``, 0600, when given)."""
-    body, digest = store.s3().get_object(Bucket=store.cfg["s3"]["bucket"], Key=key)["Body"], hashlib.sha256()
+    obj, digest = store.s3().get_object(Bucket=store.cfg["s3"]["bucket"], Key=key), hashlib.sha256()
+    body, progress = obj["Body"], Progress(f"reading s3 {key}", obj["ContentLength"])
     out = os.fdopen(os.open(keep, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") if keep else None
     try:
         while chunk := body.read(CHUNK):
             digest.update(chunk)
+            progress.add(len(chunk))
             if out:
                 out.write(chunk)
     finally:
@@ -208,10 +234,11 @@ def download(store: Store, key: str, keep: str | None) -> str:
 
 
 def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
+    digest, progress = hashlib.sha256(), Progress(f"checking {os.path.basename(path)}", os.path.getsize(path))
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
+            progress.add(len(chunk))
     return digest.hexdigest()
 
 
