@@ -5,6 +5,7 @@
     app       the request path against its cached ceiling
     backup    backup and restore against mysqldump, the binlog archive's RPO
     scale     no-op on 1, 5, 10, 20 base-only hosts; per-host cost, 200 and 2,000 extrapolated
+    shards    the no-op of 20 base-only hosts split in 1, 2, 4 shards side by side
 
 rollout, app and backup run on the testbed converge deployed (tbb), scale on its
 own (tbs); both are removed at the end. It takes 20 to 30 minutes; --only runs
@@ -20,7 +21,7 @@ import os
 import platform
 import sys
 
-from bench import app, backup, converge, rollout, scale
+from bench import app, backup, converge, rollout, scale, shards
 from testbed import Testbed
 
 ON_DEPLOYED = {"rollout": rollout.main, "app": app.main, "backup": backup.main}
@@ -37,7 +38,7 @@ def section(name: str):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
-    p.add_argument("--only", default="converge,rollout,app,backup,scale", help="comma-separated benches")
+    p.add_argument("--only", default="converge,rollout,app,backup,scale,shards", help="comma-separated benches")
     p.add_argument("--backup-size-mb", default="1024", help="bench.backup's data size (default 1024)")
     args = p.parse_args(argv)
     only = args.only.split(",")
@@ -55,6 +56,9 @@ def main(argv=None) -> int:
     if "scale" in only:
         section("scale")
         scale.main([])
+    if "shards" in only:
+        section("shards")
+        shards.main([])
     return 0
 
 

@@ -14,7 +14,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import secrets
+from stack import secrets, shards
 from stack.checks import (Invalid, absolute_path, backup_reference, boolean, described, email,
                           fingerprint, hostname, http_url, identifier, integer, ip_address, list_of,
                           matching, network, one_of, optional, port, privilege, redis_renames, redis_size,
@@ -230,6 +230,8 @@ KEYS = {
               "to the target release's revision."),
     "restore_backup": Key(backup_reference, page="app", about="tasks/rollback.py's --data: after the app, "
                           "restore the database from this backup (the restore flow)."),
+    "shard": Key(shards.check, page="fleet",
+                 about="any run's --data: only this shard's hosts (stack/shards.py): core, or i/n."),
     "break_lock": Key(one_of("yes"), page="runbook",
                       about="any run's --data: break the flow lock a controller that died left on the hosts "
                       "(stack/lock.py); the run and the host's syslog say whose."),

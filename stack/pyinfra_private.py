@@ -9,7 +9,8 @@ the new source, then bump WRITTEN_FOR.
   ``pyinfra.state``), for greenlets of our own (stack.hostfacts) and to patch the
   state itself.
 - ``after_state_init``: pyinfra resets a state's callback handlers in
-  ``State.init``, which runs after config.py; ours are registered right after it.
+  ``State.init``, which runs after config.py; ours are registered right after it,
+  and the run's hosts (``State.limit_hosts``, what --limit set) narrowed by ``limit``.
 - ``at_dry_run_end``: pyinfra_cli calls ``print_run_json`` at the end of a
   ``--dry --json`` run; stack.preview takes the state there instead.
 - ``plan_json``: pyinfra_cli's own list of what a --dry run would do.
@@ -31,9 +32,10 @@ def real(proxy):
     return proxy._get_module() if isinstance(proxy, ContextObject) else proxy
 
 
-def after_state_init(*handlers):
+def after_state_init(*handlers, limit=None):
     """Register state callback ``handlers`` on every run, after pyinfra's ``State.init``
-    (which would drop them) has run; called from config.py."""
+    (which would drop them) has run, and set the run's hosts to ``limit(inventory,
+    hosts --limit chose or None)``; called from config.py."""
     from pyinfra import state
 
     target = real(state)
@@ -43,6 +45,8 @@ def after_state_init(*handlers):
 
     def init_then_register(*args, **kwargs):
         init(*args, **kwargs)
+        if limit:
+            target.limit_hosts = limit(target.inventory, target.limit_hosts)
         for handler in handlers:
             target.add_callback_handler(handler)
 

