@@ -125,12 +125,13 @@ def bake(release_id: str, sudo: bool, action: str):
         return
     windows = {"error rate": d.app_bake_error_rate_seconds, "P99": d.app_bake_p99_seconds}
     upstream, switched = f"{d.private_address}:{d.app_port}", datetime.datetime.now(datetime.timezone.utc)
-    clock, judged, said = time.monotonic(), set(), 0.0
+    # the first progress line once the shortest of a bake's length and SAY_EVERY has passed
+    clock, judged, say_at = time.monotonic(), set(), min(SAY_EVERY, max(windows.values()))
     while True:
         time.sleep(1)
         elapsed = time.monotonic() - clock
-        if elapsed - said >= SAY_EVERY:
-            said = elapsed
+        if elapsed >= say_at:
+            say_at = elapsed + SAY_EVERY
             with contextlib.suppress(BakeFailed):  # a log that can't be read fails in the window check below
                 requests, errors, p99 = traffic(upstream, switched)
                 logger.info(f"--> {host.name}: baking {release_id}: {elapsed:.0f} of {max(windows.values())}s, "

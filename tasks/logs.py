@@ -13,6 +13,7 @@ from stack.validate import environment_of
 
 STATE_DIR = "/var/lib/stack/logs"
 
+packages.present("logrotate", ["logrotate"])  # not in a minimal Debian, and nothing rotates without it
 journald = file(name="journald limits", dest="/etc/systemd/journald.conf.d/stack.conf",
                 content=render("templates/logs/journald.conf.j2"))
 systemd.service(name="journald restarted for its limits", service="systemd-journald", restarted=True,

@@ -35,6 +35,10 @@ log = logging.getLogger("sales")
 CHECK_TIMEOUT = 0.8  # seconds per dependency: /health answers in under 2 s
 TIMEOUT = 5  # seconds: connect, read and write of every other request
 READ_ONLY = 1290  # ER_OPTION_PREVENTS_STATEMENT: the primary is frozen (a migration runs)
+# A transaction the server rolled back for reasons of its own, which succeeds when run
+# again: an online ALTER (the monthly optimize) changed the table under it, or a deadlock.
+RESTART = {1412, 1213}  # ER_TABLE_DEF_CHANGED, ER_LOCK_DEADLOCK
+ATTEMPTS = 3
 MAX_ITEMS = 100
 MAX_QTY = 10_000
 MAX_PRICE = Decimal("99999999.99")  # sale_item.price is DECIMAL(12, 2)
@@ -161,7 +165,7 @@ def create_app():
     def frozen(e):
         # A write refused by a frozen primary was never committed: a 503, to which nginx
         # adds Retry-After and which clients retry (nginx never resends a POST itself).
-        if e.args and e.args[0] == READ_ONLY:
+        if e.args and (e.args[0] == READ_ONLY or e.args[0] in RESTART):
             return jsonify({"error": "writes are paused for a moment; retry"}), 503
         log.exception("database error")
         return jsonify({"error": "internal error"}), 500
@@ -195,14 +199,21 @@ def create_app():
         total = sum(price * qty for _, qty, price in items)
         if total > Decimal("9999999999.99"):  # sale.total is DECIMAL(12, 2)
             raise Invalid("the sale's total is too large")
-        with transaction() as cur:
-            cur.execute("INSERT INTO sale (total) VALUES (%s)", (total,))
-            sale_id = cur.lastrowid
-            for sku, qty, price in items:
-                cur.execute("INSERT INTO sale_item (sale_id, sku, qty, price) VALUES (%s, %s, %s, %s)",
-                            (sale_id, sku, qty, price))
-                cur.execute("INSERT INTO stock_move (sku, delta, reason) VALUES (%s, %s, %s)",
-                            (sku, -qty, f"sale {sale_id}"))
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with transaction() as cur:
+                    cur.execute("INSERT INTO sale (total) VALUES (%s)", (total,))
+                    sale_id = cur.lastrowid
+                    for sku, qty, price in items:
+                        cur.execute("INSERT INTO sale_item (sale_id, sku, qty, price) VALUES (%s, %s, %s, %s)",
+                                    (sale_id, sku, qty, price))
+                        cur.execute("INSERT INTO stock_move (sku, delta, reason) VALUES (%s, %s, %s)",
+                                    (sku, -qty, f"sale {sale_id}"))
+                break
+            except pymysql.MySQLError as e:  # rolled back: nothing of it was committed
+                if not (e.args and e.args[0] in RESTART) or attempt == ATTEMPTS:
+                    raise
+                log.warning("sale transaction restarted (attempt %d): %s", attempt, e.args[0])
         try:
             cache_client().delete("sales:summary")
         except redis.RedisError as e:  # the sale is committed: never a 500 for it; the entry expires by itself

@@ -56,7 +56,7 @@ def archive_logs(cfg: dict, at: datetime.datetime | None = None) -> int:
                                    at.strftime("%Y-%m-%d %H:%M:%S UTC")], stdout=journal, stderr=subprocess.PIPE)
         if proc.returncode != 0:
             raise Failure(f"journalctl failed: {proc.stderr.decode(errors='replace').strip()[-500:]}")
-        tar = ["tar", "-cf", "-", "-C", tmp, "journal.log", "-C", "/", *[f.lstrip("/") for f in files]]
+        tar = ["tar", "-cf", "-", "-C", tmp, "journal.log", *(["-C", "/", *[f.lstrip("/") for f in files]] if files else [])]
         size, sha256 = stream(cfg, os.path.join(tmp, NAME), tar)
         store.put(os.path.join(tmp, NAME), key, sha256)
     with open(logs["state"] + ".partial", "w") as f:

@@ -5,8 +5,8 @@ ANALYZE TABLE refreshes the optimizer's statistics. OPTIMIZE, for InnoDB, is a r
 it runs here as ``ALTER TABLE ... FORCE, ALGORITHM=INPLACE, LOCK=NONE``, which MariaDB
 either does online (reads and writes go on; a metadata lock at the start and the end,
 waited for at most ``lock_wait`` seconds) or refuses: it never blocks writes for the
-copy. A table with less free space than ``min_free_percent`` of its size is not
-rebuilt: there is nothing to win. Nothing is written to the binlog (sql_log_bin=0):
+copy. A table with less than ``min_free_percent`` of its space free is not rebuilt:
+there is nothing to win. Nothing is written to the binlog (sql_log_bin=0):
 each db host's timer runs it for its own copy, and a replica never replays a rebuild
 in its one SQL thread, which would hold replication back for the whole copy.
 """
@@ -35,7 +35,7 @@ def optimize(desired) -> int:
             name = f"{q(db)}.{q(table)}"
             cur.execute(f"ANALYZE TABLE {name}")
             cur.fetchall()
-            free = 100 * row["free"] / max(row["size"], 1)
+            free = 100 * row["free"] / max(row["size"] + row["free"], 1)  # of the space the table takes
             if free < cfg["min_free_percent"]:
                 print(f"stack-mysql: optimize {table}: analyzed; {free:.0f}% free, under "
                       f"{cfg['min_free_percent']}%: not rebuilt")
