@@ -36,8 +36,9 @@ mysql_optimize_tables = ["sale", "sale_item", "stock_move"]
 mysql_optimize_schedule = "*-*-01 04:00:00"
 # ... rebuilding only a table with at least this much of its space free (percent) ...
 mysql_optimize_min_free_percent = 10
-# ... and waiting at most this long for a table's metadata lock, else leaving it as it is (seconds).
-mysql_optimize_lock_wait = 10
+# ... and waiting at most this long for a table's metadata lock, else leaving it as it is
+# (seconds; less than the app's 5 s query timeout: queries queue behind a waiting ALTER).
+mysql_optimize_lock_wait = 3
 
 # -- backups (stack-backup; tasks/backup_schedule.py) ---------------------------------
 # (backup_enabled, which the monitoring host's alerts follow too, is in all.py.)

@@ -25,6 +25,7 @@ from stack import context, secrets
 # A setting's key and its separator: `key = `, `key: `, `KEY=`, `"key": `, `key value`.
 KEY = re.compile(r'^(\s*(?:"[^"]+"|[A-Za-z_][\w.-]*)(?:\s*[=:]\s*|\s+))\S')
 SECRET = "<secret>"
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
 
 
 def secret_only(lines: list[str]) -> bool:
@@ -62,6 +63,13 @@ def unified(current: list[str], desired: list[str], secrets: list[str] | None = 
     return out
 
 
+def certificate(lines: list[str]) -> bool:
+    """A PEM certificate: base64 nobody reviews, and one issued in this run differs on
+    every run (its serial). Shown as one stable line, so a reviewed plan's hash
+    (stack.preview) still holds at the apply."""
+    return any(line.startswith(PEM_CERTIFICATE) for line in lines)
+
+
 def coloured(line: str) -> str:
     return format_text(line, {"-": "red", "+": "green"}[line[0]]) if line[:1] in "-+" else line
 
@@ -75,6 +83,11 @@ def show(dest: str, content: bytes, secret: bool = False):
     if secret and secret_only(desired + list(current or [])):
         host.log(f"Will change {format_text(dest, bold=True)} (secret: not shown)", logger.info)
         context.current().diffs.append((host.name, dest, ["changed (secret: not shown)"]))
+        return
+    if certificate(desired):
+        host.log(f"Will {'create' if current is None else 'change'} {format_text(dest, bold=True)} "
+                 "(a certificate)", logger.info)
+        context.current().diffs.append((host.name, dest, ["changed (a certificate)"]))
         return
     host.log(f"Will {'create' if current is None else 'modify'} {format_text(dest, bold=True)}", logger.info)
     lines = unified([line.rstrip("\n") for line in current or []], desired,

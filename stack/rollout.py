@@ -109,7 +109,10 @@ def watched() -> list:
         for h in web:
             if not h.connected:
                 h.connect(reason="its log read for the bakes")
-        return [h for h in web if h.connected]
+        unreached = [h.name for h in web if not h.connected]
+        if unreached:  # a bake that reads fewer logs than there are judges on less: it fails
+            raise BakeFailed(f"web host(s) {', '.join(unreached)} could not be reached to read their logs")
+        return web
     return [h for h in web if h in state.activated_hosts]
 
 
@@ -120,7 +123,12 @@ def bake(release_id: str, sudo: bool, action: str):
     fail. A deploy's failed bake switches this host and every host switched before it
     back; a rollback's stops where it is (there is no better release to go to)."""
     d, run = host.data, context.current()
-    if not watched():
+    try:
+        readable = watched()
+    except BakeFailed as e:
+        run.rollout_failed.append(host.name)
+        raise RuntimeError(f"{host.name}: {release_id} failed its bake: {e}{back_out(action, sudo, 0)}") from None
+    if not readable:
         logger.warning(f"{host.name}: no web host is in this run (--limit): {release_id} is not baked")
         return
     windows = {"error rate": d.app_bake_error_rate_seconds, "P99": d.app_bake_p99_seconds}

@@ -67,7 +67,14 @@ def limit(inventory, current: list | None) -> list | None:
     shard = of(inventory)
     if not shard:
         return current
-    mine = members(inventory, shard)
+    from stack.checks import Invalid, Refused
+
+    try:
+        mine = members(inventory, shard)
+    except Invalid as e:  # before preflight: pyinfra prints a refusal as its one line
+        raise Refused(f"--data shard: {e}") from None
+    if not mine:
+        raise Refused(f"shard {shard} has no hosts: the fleet has fewer hosts than shards; use fewer")
     return [h for h in (current if current is not None else inventory) if h in mine]
 
 
@@ -82,4 +89,7 @@ def matrix(n: int) -> str:
 
 
 if __name__ == "__main__":  # python3 -m stack.shards N: standard library only, for the pipeline's split job
-    print(matrix(int(sys.argv[1])))
+    n = int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0
+    if n < 1:
+        sys.exit("stack.shards: the number of shards is a whole number, at least 1")
+    print(matrix(n))

@@ -64,3 +64,9 @@ def test_the_plan_hash_changes_with_any_line_of_a_diff_and_only_then():
     assert plan_hash(changes, {}, {}, diff) == plan_hash(dict(changes), {}, {}, list(diff))
     assert plan_hash(changes, {}, {}, diff) != plan_hash(changes, {}, {}, other)
     assert plan_hash(changes, {}, {}, diff) != plan_hash({}, {}, {}, diff)
+
+
+def test_a_certificate_is_one_stable_line_not_its_base64():
+    from stack.diffs import certificate
+    assert certificate(["-----BEGIN CERTIFICATE-----", "MIIB...", "-----END CERTIFICATE-----"])
+    assert not certificate(["maxmemory 300mb"])

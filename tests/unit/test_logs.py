@@ -31,18 +31,19 @@ def test_the_archive_runs_weekly_on_sunday_at_three_and_catches_up_after_downtim
     assert "OnCalendar=Sun *-*-* 03:00:00" in timer and "Persistent=true" in timer
 
 
-def touched(path, at):
-    path.write_text("x")
-    os.utime(path, (at.timestamp(), at.timestamp()))
-    return str(path)
-
-
-def test_only_files_rotated_since_the_last_archive_are_taken(tmp_path):
+def test_only_rotations_compressed_since_the_last_archive_are_taken(tmp_path):
     last, now = datetime.datetime(2026, 11, 29, 3, tzinfo=UTC), datetime.datetime(2026, 12, 6, 3, tzinfo=UTC)
-    touched(tmp_path / "access.log-20261128.gz", last - datetime.timedelta(hours=1))  # in the last archive
-    new = touched(tmp_path / "access.log-20261203.gz", datetime.datetime(2026, 12, 3, tzinfo=UTC))
-    touched(tmp_path / "access.log", now - datetime.timedelta(minutes=1))  # not rotated: not matched
-    assert logs.rotated([str(tmp_path / "*.gz")], last, now) == [new]
+    made = {}
+    for name, at in (("access.log-20261128.gz", last - datetime.timedelta(hours=1)),  # in the last archive
+                     # Saturday's, compressed on Monday (delaycompress): its mtime is Saturday's, before
+                     # the last archive; made after it, so this archive takes it
+                     ("access.log-20261129.gz", datetime.datetime(2026, 11, 30, 0, 5, tzinfo=UTC)),
+                     ("access.log-20261203.gz", datetime.datetime(2026, 12, 3, tzinfo=UTC))):
+        (tmp_path / name).write_text("x")
+        made[str(tmp_path / name)] = at.timestamp()
+    (tmp_path / "access.log").write_text("x")  # not rotated: not matched
+    taken = logs.rotated([str(tmp_path / "*.gz")], last, now, made=made.__getitem__)
+    assert [os.path.basename(p) for p in taken] == ["access.log-20261129.gz", "access.log-20261203.gz"]
 
 
 def test_archives_past_their_days_are_removed_and_the_rest_kept():

@@ -48,3 +48,34 @@ def test_a_run_without_a_shard_is_left_as_its_limit_says():
 def test_a_shard_that_is_not_core_or_i_of_n_is_refused(bad):
     with pytest.raises(Invalid):
         shards.check(bad)
+
+
+def test_a_bad_shard_is_refused_in_one_line_before_any_host_is_reached():
+    from pyinfra.api.exceptions import PyinfraError
+    inv = load_inventory("production")
+    for h in inv:
+        h.data.shard = "x"
+    with pytest.raises(PyinfraError, match="--data shard: 'x' is not core or i/n"):
+        shards.limit(inv, None)
+
+
+def test_a_shard_with_no_hosts_is_refused():
+    from pyinfra.api.exceptions import PyinfraError
+    inv = load_inventory("production")  # a fleet of two: app2, app3
+    for h in inv:
+        h.data.shard = "3/3"
+    with pytest.raises(PyinfraError, match="shard 3/3 has no hosts"):
+        shards.limit(inv, None)
+
+
+@pytest.mark.parametrize("n, ok", [("2", True), ("0", False), ("two", False)])
+def test_the_pipelines_matrix_needs_at_least_one_shard(n, ok):
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+    # -S: no site-packages, as on the runner before any install
+    proc = subprocess.run([sys.executable, "-S", "-m", "stack.shards", n], cwd=REPO, capture_output=True, text=True)
+    assert (proc.returncode == 0) is ok, proc.stderr
+    if ok:
+        assert proc.stdout.strip() == '[{"shard": "1/2", "id": "1-of-2"}, {"shard": "2/2", "id": "2-of-2"}]'

@@ -1,6 +1,6 @@
 """stack-backup logs: the week's logs, encrypted, to S3 (seed 001's weekly archive).
 
-The files logrotate rotated since the last archive and the journal of the same span
+The files logrotate compressed since the last archive and the journal of the same span
 go into one tarball: zstd, then age to the backups' recipient (nothing on a host can
 read it back), to ``s3://<bucket>/logs/<host>/<id>/logs.tar.zst.age``, its size and
 sha256 checked after the upload. Archives older than ``logs.s3_keep_days`` are
@@ -22,10 +22,13 @@ from .take import stream
 NAME = "logs.tar.zst.age"
 
 
-def rotated(patterns: list[str], since: datetime.datetime, until: datetime.datetime) -> list[str]:
-    """The rotated files (``patterns``: globs of logrotate's output) last written in (since, until]."""
+def rotated(patterns: list[str], since: datetime.datetime, until: datetime.datetime,
+            made=lambda path: os.stat(path).st_ctime) -> list[str]:
+    """The compressed rotations (``patterns``: globs of logrotate's output) made in (since,
+    until]. Made, not last written: gzip keeps the log's mtime, and with delaycompress the
+    day rotated just before an archive is compressed only after it."""
     lo, hi = since.timestamp(), until.timestamp()
-    return sorted({p for pattern in patterns for p in glob.glob(pattern) if lo < os.path.getmtime(p) <= hi})
+    return sorted({p for pattern in patterns for p in glob.glob(pattern) if lo < made(p) <= hi})
 
 
 def last_archived(state: str) -> datetime.datetime | None:
