@@ -16,6 +16,7 @@ testbed that is up instead (its own hosts, left as they are).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -33,6 +34,26 @@ def fit(xs: list[int], ys: list[float]) -> tuple[float, float]:
     return my - b * mx, b
 
 
+@contextlib.contextmanager
+def base_only(name: str | None, count: int):
+    """The testbed of ``name`` as it is; or, without one, a testbed of our own of ``count``
+    base-only hosts, converged once, removed at the end."""
+    own = not name
+    tb = Testbed(name=NAME, subnet=SUBNET, hosts=(), extra=count) if own else Testbed(name=name, hosts=())
+    if own:
+        tb.down()
+    try:
+        if own:
+            tb.up()
+            # 5 at a time: 20 fresh hosts' apt at once made the proxy's lookups of the mirror fail
+            first = converged(tb, None, "tasks/base.py", "--parallel", "5")
+            print(f"first converge of tasks/base.py on {count} fresh hosts: {first.seconds:.1f}s")
+        yield tb
+    finally:
+        if own:
+            tb.down()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench.scale", description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="1,5,10,20", help="host counts (default 1,5,10,20)")
@@ -40,18 +61,8 @@ def main(argv=None) -> int:
     p.add_argument("--name", help="a testbed that is up: its first hosts, no boot")
     args = p.parse_args(argv)
     sizes = sorted(int(n) for n in args.sizes.split(","))
-    own = not args.name
-    tb = Testbed(name=NAME, subnet=SUBNET, hosts=(), extra=max(sizes)) if own else Testbed(name=args.name, hosts=())
-    if own:
-        tb.down()
-    try:
-        if own:
-            tb.up()
+    with base_only(args.name, max(sizes)) as tb:
         hosts = list(tb.load_state()["hosts"])
-        if own:
-            # 5 at a time: 20 fresh hosts' apt at once made the proxy's lookups of the mirror fail
-            first = converged(tb, None, "tasks/base.py", "--parallel", "5")
-            print(f"first converge of tasks/base.py on {len(hosts)} fresh hosts: {first.seconds:.1f}s")
         rows = {}
         for n in sizes:
             runs = [converged(tb, hosts[:n], "tasks/base.py") for _ in range(args.runs)]
@@ -85,9 +96,6 @@ def main(argv=None) -> int:
                 # pyinfra is one process (gevent): its CPU time is a floor on the wall time
                 print(f"{n} hosts, one controller: about {a + b * n:.0f}s as measured here (hosts sharing its "
                       f"cores), at least {cpu:.0f}s of controller CPU on one core; {mem:.0f} MB")
-    finally:
-        if own:
-            tb.down()
     return 0
 
 

@@ -22,8 +22,8 @@ import sys
 import threading
 import time
 
-from bench.converge import Run, changes, converged, median, pyinfra
-from bench.scale import NAME, SUBNET
+from bench.converge import Run, changes, median, pyinfra
+from bench.scale import base_only
 from testbed import Testbed
 
 
@@ -58,15 +58,7 @@ def main(argv=None) -> int:
     p.add_argument("--name", help="a testbed that is up: all its hosts, no boot")
     args = p.parse_args(argv)
     splits = [int(n) for n in args.shards.split(",")]
-    own = not args.name
-    tb = Testbed(name=NAME, subnet=SUBNET, hosts=(), extra=args.hosts) if own else Testbed(name=args.name, hosts=())
-    if own:
-        tb.down()
-    try:
-        if own:
-            tb.up()
-            # 5 at a time: 20 fresh hosts' apt at once made the proxy's lookups of the mirror fail
-            converged(tb, None, "tasks/base.py", "--parallel", "5")
+    with base_only(args.name, args.hosts) as tb:
         hosts = len(tb.load_state()["hosts"])
         rows = {n: median([split(tb, n) for _ in range(args.runs)]) for n in splits}
         base = rows[splits[0]]
@@ -75,9 +67,6 @@ def main(argv=None) -> int:
                   f"{run.seconds:5.2f}s, ratio to {splits[0]} {run.seconds / base.seconds:.2f}x; controllers "
                   f"{run.cpu:.2f} CPU s in all, {run.peak_mb:.0f} MB peak each")
         print(f"on this machine's {os.cpu_count()} cores, shared by the controllers and the hosts")
-    finally:
-        if own:
-            tb.down()
     return 0
 
 
