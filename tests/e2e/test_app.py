@@ -239,7 +239,7 @@ def test_a_worker_past_its_memory_share_is_replaced_while_every_request_succeeds
         assert host("app1").check_output("systemctl show -p MemoryMax sales") == f"MemoryMax={64 * 1024**2}"
         with Load(address("web1"), path="/sales/summary", rate=10) as readers, \
                 Load(address("web1"), requests=WRITES, rate=None, workers=2) as writers:
-            time.sleep(10)
+            time.sleep(6)
         replaced = host("app1").check_output(f"journalctl -u sales --since '{since}' --no-pager | "
                                              "grep -c 'past its share' || true")
     finally:
