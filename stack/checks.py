@@ -46,6 +46,7 @@ fingerprint = matching(r"[0-9A-F]{40}", "a key fingerprint (40 upper-case hex di
 email = matching(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "an email address")
 redis_size = matching(r"[1-9][0-9]*(kb|mb|gb)", "a Redis size like 512mb or 2gb")
 absolute_path = matching(r"/[A-Za-z0-9_./-]+", "an absolute path")
+on_calendar = matching(r"[A-Za-z0-9 *:,./~-]{1,64}", "a systemd OnCalendar expression")
 backup_reference = matching(r"latest|[0-9]{8}T[0-9]{6}Z", "'latest' or a backup id like 20261125T020000Z")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from stack import secrets, shards
 from stack.checks import (Invalid, absolute_path, backup_reference, boolean, described, email,
                           fingerprint, hostname, http_url, identifier, integer, ip_address, list_of,
-                          matching, network, one_of, optional, port, privilege, redis_renames, redis_size,
+                          matching, network, on_calendar, one_of, optional, port, privilege, redis_renames, redis_size,
                           size, string, timezone, user_name)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ KEYS = {
     "backup_age_identity_file": Key(optional(string)),
     "logs_keep_days": Key(integer(1, 3650)),
     "logs_journal_max_use": Key(size),
-    "logs_archive_schedule": Key(matching(r"[A-Za-z0-9 *:,./~-]{1,64}", "a systemd OnCalendar expression")),
+    "logs_archive_schedule": Key(on_calendar),
     "logs_s3_keep_days": Key(integer(1, 3650)),
     "scan_security_updates_max": Key(integer(0, 10000)),
     "scan_lynis_min_index": Key(integer(0, 100)),
@@ -101,7 +101,7 @@ KEYS = {
     "mysql_migration_user": Key(identifier, ALL),
     "mysql_innodb_buffer_pool_size": Key(optional(size)),
     "mysql_optimize_tables": Key(list_of(identifier)),
-    "mysql_optimize_schedule": Key(matching(r"[A-Za-z0-9 *:,./~-]{1,64}", "a systemd OnCalendar expression")),
+    "mysql_optimize_schedule": Key(on_calendar),
     "mysql_optimize_min_free_percent": Key(integer(0, 100)),
     "mysql_optimize_lock_wait": Key(integer(1, 3600)),
     "mysql_innodb_log_file_size": Key(size, DB),

@@ -13,7 +13,7 @@ from pyinfra import host
 from pyinfra.facts.files import File
 from pyinfra.operations import server, systemd
 
-from stack import metrics, packages, programs, secrets, services, tls, topology
+from stack import metrics, packages, programs, s3, secrets, services, tls, topology
 from stack.configs import directories, file, render
 from stack.shell import argv
 from stack.validate import environment_of
@@ -52,15 +52,7 @@ backup = {
         "flush_seconds": host.data.backup_binlog_flush_seconds,
         "server_id": 0xF0000000 + int(ipaddress.ip_address(host.data.private_address)) % 2**24,
     },
-    "s3": {
-        "endpoint": host.data.backup_s3_endpoint,
-        "bucket": host.data.backup_s3_bucket,
-        "region": host.data.backup_s3_region,
-        "keep_days": host.data.backup_s3_keep_days,
-        "sse": host.data.backup_s3_sse,
-        "access_key_id": secrets.get("s3_access_key_id"),
-        "secret_access_key": secrets.get("s3_secret_access_key"),
-    },
+    "s3": {**s3.settings(host), "keep_days": host.data.backup_s3_keep_days},
 }
 config = programs.install("stack-backup", config_name="stack-backup config", config_path="/etc/stack/backup.json",
                           config=backup)

@@ -7,7 +7,7 @@ logs: stack/hosttools/stack_backup/logs.py). The app logs to the journal.
 from pyinfra import host
 from pyinfra.operations import systemd
 
-from stack import packages, programs, secrets, services
+from stack import packages, programs, s3, secrets, services
 from stack.configs import file, render
 from stack.validate import environment_of
 
@@ -36,14 +36,7 @@ if archived:
         "recipient": secrets.get("backup_age_recipient"),
         "logs": {"paths": ["/var/log/nginx/*.gz", "/var/log/mysql/*.gz"], "state": f"{STATE_DIR}/archived-until",
                  "s3_keep_days": host.data.logs_s3_keep_days},
-        "s3": {
-            "endpoint": host.data.backup_s3_endpoint,
-            "bucket": host.data.backup_s3_bucket,
-            "region": host.data.backup_s3_region,
-            "sse": host.data.backup_s3_sse,
-            "access_key_id": secrets.get("s3_access_key_id"),
-            "secret_access_key": secrets.get("s3_secret_access_key"),
-        },
+        "s3": s3.settings(host),
     })
 units = [file(name=f"systemd {unit}", dest=f"/etc/systemd/system/{unit}", content=render(f"templates/logs/{unit}.j2"))
          for unit in ("stack-log-archive.service", "stack-log-archive.timer")]
