@@ -19,11 +19,11 @@ def argv(*args) -> StringCommand:
     return StringCommand(*(QuoteString(str(a)) for a in args))
 
 
-def run_on(host, *args, what: str) -> str:
+def run_on(host, *args, what: str, shown: bool = True) -> str:
     """One command on ``host`` from a flow's python.call, as the deploy runs them (the
-    host's sudo), its output shown. Returns its stdout; raises, saying ``what`` and the
-    command's own error, when it fails."""
-    ok, out = host.run_shell_command(argv(*args), _sudo=bool(host.data.get("_sudo")), print_output=True)
+    host's sudo), its output shown (unless ``shown`` is False: output the flow reads).
+    Returns its stdout; raises, saying ``what`` and the command's own error, when it fails."""
+    ok, out = host.run_shell_command(argv(*args), _sudo=bool(host.data.get("_sudo")), print_output=shown)
     if not ok:
         raise RuntimeError(f"{what}: {(out.stderr or out.stdout).strip()[-1500:]}")
     return out.stdout
