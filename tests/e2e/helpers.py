@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import ssl
 import subprocess
@@ -97,12 +98,27 @@ def binlog_keys(bucket) -> set[str]:
     return {o["Key"] for o in bucket("list_objects_v2", Prefix="db2/binlog/").get("Contents", [])}
 
 
-def offsite(host, bucket, flush=False, timeout=90) -> float:
+def binlog_holding(h, text: str) -> str:
+    """The primary's binlog that holds a statement with ``text``: the archiver may have
+    closed it between the statement and a SHOW MASTER STATUS, which then names an empty
+    one that no flush closes."""
+    for name in reversed(h.check_output("mariadb -N -e 'SHOW BINARY LOGS'").split("\n")):
+        name = name.split("\t")[0]
+        if text in h.check_output(f"mariadb -N -e \"SHOW BINLOG EVENTS IN '{name}'\""):
+            return name
+    raise AssertionError(f"no binlog holds {text!r}")
+
+
+def offsite(host, bucket, flush=False, timeout=90, write: tuple[str, str] | None = None) -> float:
     """Seconds until the primary's binlog as it ends now is archived in S3: once the
-    primary closes it (the archiver makes it, or ``flush`` does now)."""
-    h, known = host("db1"), binlog_keys(bucket)
-    current = h.check_output("mariadb -N -e 'SHOW MASTER STATUS'").split("\t")[0]
-    started = time.monotonic()
+    primary closes it (the archiver makes it, or ``flush`` does now). With ``write``
+    (SQL, a word in it): from that write to its binlog's archive."""
+    h, known, started = host("db1"), binlog_keys(bucket), time.monotonic()
+    if write:
+        h.run_expect([0], f"mariadb -e {shlex.quote(write[0])}")
+        current = binlog_holding(h, write[1])
+    else:
+        current = h.check_output("mariadb -N -e 'SHOW MASTER STATUS'").split("\t")[0]
     if flush:
         h.run_expect([0], "mariadb -e 'FLUSH BINARY LOGS'")
     while not any(k.endswith(f"-{current}.zst.age") for k in binlog_keys(bucket) - known):

@@ -227,9 +227,9 @@ def test_a_committed_transaction_is_offsite_within_the_flush_interval(host, buck
     from tests.helpers import MEASUREMENTS
     flush = int(host("db2").check_output("python3 -c %s", "import json; print(json.load(open("
                                          "'/etc/stack/backup.json'))['binlog']['flush_seconds'])"))
-    host("db1").run_expect([0], "mariadb -e 'CREATE TABLE sales.rpo_probe (id INT PRIMARY KEY); "
-                                "DROP TABLE sales.rpo_probe'")  # a write, leaving nothing behind
-    seconds = offsite(host, bucket)
+    # a write, leaving nothing behind
+    seconds = offsite(host, bucket, write=("CREATE TABLE sales.rpo_probe (id INT PRIMARY KEY); "
+                                           "DROP TABLE sales.rpo_probe", "rpo_probe"))
     MEASUREMENTS.append(f"binlog archive RPO: a write was offsite after {seconds:.1f}s (flush every {flush}s)")
     assert seconds <= flush + 10
 
