@@ -194,20 +194,3 @@ def gtid_reaches(target: str, position: str) -> bool:
     position is already past the target's."""
     want = {domain: seq for (domain, _), seq in gtid_seqs(target).items()}
     return all(seq <= want.get(domain, seq) for (domain, _), seq in gtid_seqs(position).items())
-
-
-def replay(cfg: dict, m: dict):
-    """The staged binlogs applied after the backup's GTID position, up to the target:
-    a time (the binlog's times read as UTC), or a GTID position, which is included."""
-    if not m["binlogs"]:
-        print("nothing to replay: the backup is at the target already")
-        return
-    start = [f"--start-position={m['gtid_current_pos']}"] if m["gtid_current_pos"] else []  # none: from the start
-    stop = (f"--stop-position={m['until_gtid']}" if m.get("until_gtid")
-            else f"--stop-datetime={m['until'].replace('T', ' ').rstrip('Z')}")
-    size, clock = sum(os.path.getsize(b) for b in m["binlogs"]), time.monotonic()
-    print(f"stack-backup: replaying {len(m['binlogs'])} binlog(s), {size / 2**20:.0f} MiB, up to "
-          f"{m.get('until_gtid') or m['until']}", file=sys.stderr, flush=True)
-    pipeline(["mariadb-binlog", "--no-defaults", *start, stop, *m["binlogs"]],
-             ["mariadb", "--user=root", f"--socket={cfg['socket']}"], env={**os.environ, "TZ": "UTC"})
-    print(f"stack-backup: replayed in {time.monotonic() - clock:.1f}s", file=sys.stderr, flush=True)

@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 
-from .archive import copy_local_binlogs, gtid_covers, gtid_reaches, replay, stage_binlogs
+from .archive import copy_local_binlogs, gtid_covers, gtid_reaches, stage_binlogs
 from .commands import pipeline, report, sh
+from .replay import replay
 from .server import DATADIR, dump_command, facts, forget_replication, load, recreate
 from .store import Failure, Store, fetch, find, id_time, now
 
