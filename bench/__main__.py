@@ -4,12 +4,13 @@
     rollout   a release rolled out and rolled back under 60 req/s
     app       the request path against its cached ceiling
     backup    backup and restore against mysqldump, the binlog archive's RPO
+    pitr      point-in-time replay of 1 GB of binlog against mariadb-binlog | mariadb
     scale     no-op on 1, 5, 10, 20 base-only hosts; per-host cost, 200 and 2,000 extrapolated
     shards    the no-op of 20 base-only hosts split in 1, 2, 4 shards side by side
 
-rollout, app and backup run on the testbed converge deployed (tbb), scale on its
+rollout, app, backup and pitr run on the testbed converge deployed (tbb), scale on its
 own (tbs); both are removed at the end. It takes 20 to 30 minutes; --only runs
-some (converge is always first when any of rollout, app, backup is asked).
+some (converge is always first when any of rollout, app, backup, pitr is asked).
 Each bench prints its figures and ratios; docs/speed.md's tables are made from them.
 """
 
@@ -21,10 +22,10 @@ import os
 import platform
 import sys
 
-from bench import app, backup, converge, rollout, scale, shards
+from bench import app, backup, converge, pitr, rollout, scale, shards
 from testbed import Testbed
 
-ON_DEPLOYED = {"rollout": rollout.main, "app": app.main, "backup": backup.main}
+ON_DEPLOYED = {"rollout": rollout.main, "app": app.main, "backup": backup.main, "pitr": pitr.main}
 
 
 def machine() -> str:
@@ -38,7 +39,7 @@ def section(name: str):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
-    p.add_argument("--only", default="converge,rollout,app,backup,scale,shards", help="comma-separated benches")
+    p.add_argument("--only", default="converge,rollout,app,backup,pitr,scale,shards", help="comma-separated benches")
     p.add_argument("--backup-size-mb", default="1024", help="bench.backup's data size (default 1024)")
     args = p.parse_args(argv)
     only = args.only.split(",")

@@ -19,6 +19,13 @@ def test_the_backup_bench_prints_both_ratios_and_the_rpo_and_leaves_db2_replicat
     assert "bench" not in host("db2").check_output("mariadb -N -e 'SHOW DATABASES'").split()
 
 
+def test_the_pitr_bench_replays_both_ways_to_identical_tables_and_prints_the_ratio(testbed, host):
+    out = bench("bench.pitr", "--name", testbed.name, "--size-mb", "8")
+    assert re.search(r"^pitr replay of \d+ MB of binlog \(\d+ transactions\): ours [\d.]+s .* baseline [\d.]+s "
+                     r"\(mariadb-binlog \| mariadb\) +ratio [\d.]+x \(goal >= 2.5x\); CHECKSUM TABLE identical$", out, re.M)
+    assert host("db2").run("test -e /var/tmp/stack-bench-pitr").rc == 1  # its scratch servers and files are gone
+
+
 def test_the_app_bench_prints_the_ratios_against_its_ceiling_and_the_p99(testbed, first_deploy):
     proc = subprocess.run([sys.executable, "-m", "bench.app", "--name", testbed.name, "--seconds", "1"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
