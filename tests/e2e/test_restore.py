@@ -202,8 +202,8 @@ def test_a_restore_to_a_gtid_under_writes_keeps_every_write_before_it_and_none_a
     assert sales_of(h, "PITR-BEFORE") == at_target == sales_of(host("db2"), "PITR-BEFORE")
     # the parallel apply gave back the tables as they were at the target, byte for byte,
     # once the writes the load made after maintenance went off are taken out again
-    h.run_expect([0], "mariadb -e \"DELETE s, i, m FROM sales.sale s JOIN sales.sale_item i ON i.sale_id = s.id "
-                      "JOIN sales.stock_move m ON m.reason = CONCAT('sale ', s.id) WHERE i.sku = 'PITR-DURING'\"")
+    h.run_expect([0], "mariadb sales -e \"DELETE s, i, m FROM sale s JOIN sale_item i ON i.sale_id = s.id "
+                      "JOIN stock_move m ON m.reason = CONCAT('sale ', s.id) WHERE i.sku = 'PITR-DURING'\"")
     assert checksums(h) == sums_at_target
     assert not_retryable(before_target.failures + during.failures) == []  # clients were only asked to retry
 
