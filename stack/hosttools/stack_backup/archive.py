@@ -3,6 +3,7 @@ point-in-time restore takes back from there."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import os
 import re
@@ -140,17 +141,21 @@ def stage_binlogs(store: Store, m: dict, until: datetime.datetime, work: str, id
     chosen = [k for k in keys[first:] if key_started(k) <= until]
     check_timeline(chosen, m["id"])
     os.makedirs(os.path.join(work, "binlog"), mode=0o700)
-    paths, bucket = [], store.cfg["s3"]["bucket"]
-    for key in chosen:
-        sealed = os.path.join(work, "binlog", "sealed")
+    bucket = store.cfg["s3"]["bucket"]
+
+    def fetch_one(key: str) -> str:
+        name = os.path.basename(key).split("-", 1)[1][:-len(".zst.age")]
+        path, sealed = os.path.join(work, "binlog", name), os.path.join(work, "binlog", f"{name}.sealed")
         wanted = store.s3().head_object(Bucket=bucket, Key=key)["Metadata"].get("sha256")
         if download(store, key, sealed) != wanted:
             raise Failure(f"s3://{bucket}/{key} does not match its sha256")
-        path = os.path.join(work, "binlog", os.path.basename(key).split("-", 1)[1][:-len(".zst.age")])
-        pipeline(["age", "--decrypt", "-i", identity], ["zstd", "-d", "-q"], stdin_path=sealed,
-                 stdout_path=path)
+        pipeline(["age", "--decrypt", "-i", identity], ["zstd", "-d", "-q"], stdin_path=sealed, stdout_path=path)
         os.unlink(sealed)
-        paths.append(path)
+        return path
+
+    # one binlog per core at a time: each is a download, then a single-threaded decrypt and decompress
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        paths = list(pool.map(fetch_one, chosen))
     print(f"{len(paths)} archived binlog(s) from {os.path.basename(paths[0])}, to replay up to "
           f"{until:%Y-%m-%dT%H:%M:%SZ}")
     return paths
