@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, "/usr/local/sbin/stack-backup")  # the zipapp: stack-backup's own modules
 import pymysql  # noqa: E402
-from stack_backup.replay import apply_until, binlog_server, target_of  # noqa: E402
+from stack_backup.replay import apply_until, binlog_server, scratch_server, target_of  # noqa: E402
 
 WORK = "/var/tmp/stack-bench-pitr"
 TABLES = ("sale", "sale_item", "stock_move", "stock")
@@ -44,21 +44,11 @@ SERVERS: dict[str, subprocess.Popen] = {}  # the scratch servers, by name
 
 def start(name: str, server_id: int, durability: list[str]) -> str:
     """A fresh server in WORK/name, on a unix socket only; returns the socket."""
-    data, sock = f"{WORK}/{name}", f"{WORK}/{name}.sock"
-    subprocess.run(["mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={data}", "--skip-test-db",
-                    "--auth-root-authentication-method=socket"], check=True, capture_output=True)
-    SERVERS[name] = subprocess.Popen(
-        ["mariadbd", "--no-defaults", "--user=root", f"--datadir={data}", f"--socket={sock}", f"--pid-file={data}/pid",
-         "--skip-networking", f"--server-id={server_id}", "--log-bin=mysql-bin", "--binlog-format=ROW",
-         "--log-slave-updates", "--gtid-strict-mode=ON", "--max-binlog-size=64M", "--skip-slave-start",
-         f"--log-error={data}/error.log", *durability], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            pymysql.connect(unix_socket=sock, user="root").close()
-            return sock
-        except pymysql.err.OperationalError:
-            time.sleep(0.1)
-    raise SystemExit(f"the scratch server {name} did not start")
+    sock = f"{WORK}/{name}.sock"
+    SERVERS[name] = scratch_server(f"{WORK}/{name}", sock, "--skip-networking", f"--server-id={server_id}",
+                                   "--log-bin=mysql-bin", "--binlog-format=ROW", "--log-slave-updates",
+                                   "--gtid-strict-mode=ON", "--max-binlog-size=64M", "--skip-slave-start", *durability)
+    return sock
 
 
 def stop(name: str):

@@ -82,6 +82,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def scratch_server(data: str, sock: str, *options: str) -> subprocess.Popen:
+    """A mariadbd of its own: a fresh datadir ``data`` (mariadb-install-db), root on
+    the unix socket ``sock``, no my.cnf read; returned once it answers."""
+    import pymysql
+
+    shutil.rmtree(data, ignore_errors=True)
+    sh("mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={data}", "--skip-test-db",
+       "--auth-root-authentication-method=socket")
+    server = subprocess.Popen(["mariadbd", "--no-defaults", "--user=root", f"--datadir={data}", f"--socket={sock}",
+                               f"--pid-file={data}/pid", f"--log-error={data}/error.log", *options],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        if server.poll() is not None:
+            with open(f"{data}/error.log", errors="replace") as f:
+                raise Failure(f"the scratch server in {data} did not start: {f.read()[-800:]}")
+        try:
+            pymysql.connect(unix_socket=sock, user="root").close()
+            return server
+        except pymysql.err.OperationalError:
+            time.sleep(0.1)
+    server.terminate()
+    server.wait()
+    raise Failure(f"the scratch server in {data} did not answer in 30s")
+
+
 @contextlib.contextmanager
 def binlog_server(binlogs: list[str], work: str):
     """A mariadbd on 127.0.0.1 whose binlogs are the staged ones, and a replication
@@ -89,32 +114,15 @@ def binlog_server(binlogs: list[str], work: str):
     and removed here; the staged binlogs stay where they are."""
     import pymysql
 
-    data, sock = os.path.join(work, "binlog-server"), os.path.join(work, "binlog-server.sock")
-    shutil.rmtree(data, ignore_errors=True)
-    sh("mariadb-install-db", "--no-defaults", "--user=root", f"--datadir={data}", "--skip-test-db",
-       "--auth-root-authentication-method=socket")
-    index = os.path.join(data, "served.index")
+    data, sock, index = (os.path.join(work, f"binlog-server{suffix}") for suffix in ("", ".sock", ".index"))
     with open(index, "w") as f:
         f.write("".join(f"{p}\n" for p in binlogs))
     base = os.path.join(os.path.dirname(binlogs[0]), os.path.basename(binlogs[0]).rsplit(".", 1)[0])
     port, password = free_port(), secrets.token_urlsafe(24)
-    server = subprocess.Popen(["mariadbd", "--no-defaults", "--user=root", f"--datadir={data}", f"--socket={sock}",
-                               f"--pid-file={data}/pid", "--bind-address=127.0.0.1", f"--port={port}",
-                               f"--server-id={BINLOG_SERVER_ID}", f"--log-bin={base}", f"--log-bin-index={index}",
-                               f"--log-error={data}/error.log", "--innodb-buffer-pool-size=32M"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = scratch_server(data, sock, "--bind-address=127.0.0.1", f"--port={port}", f"--server-id={BINLOG_SERVER_ID}",
+                            f"--log-bin={base}", f"--log-bin-index={index}", "--innodb-buffer-pool-size=32M")
     try:
-        for _ in range(300):
-            if server.poll() is not None:
-                with open(f"{data}/error.log", errors="replace") as f:
-                    raise Failure(f"the binlog server did not start: {f.read()[-800:]}")
-            try:
-                conn = pymysql.connect(unix_socket=sock, user="root", autocommit=True)
-                break
-            except pymysql.err.OperationalError:
-                time.sleep(0.1)
-        else:
-            raise Failure("the binlog server did not answer in 30s")
+        conn = pymysql.connect(unix_socket=sock, user="root", autocommit=True)
         with conn.cursor() as cur:  # on its own binlog: nothing the replica should apply
             cur.execute("SET sql_log_bin = 0")
             cur.execute("CREATE USER 'replay'@'127.0.0.1' IDENTIFIED BY %s", (password,))
@@ -125,6 +133,7 @@ def binlog_server(binlogs: list[str], work: str):
         server.terminate()
         server.wait()
         shutil.rmtree(data, ignore_errors=True)
+        os.unlink(index)
         served = set(binlogs)  # it began a binlog of its own beside them
         for name in os.listdir(os.path.dirname(base)):
             path = os.path.join(os.path.dirname(base), name)
@@ -135,9 +144,6 @@ def binlog_server(binlogs: list[str], work: str):
 def replay(cfg: dict, m: dict):
     """The staged binlogs applied after the backup's GTID position up to the target: a
     time (every transaction committed before it) or a GTID position (included)."""
-    if not m["binlogs"]:
-        print("nothing to replay: the backup is at the target already")
-        return
     start = m["gtid_current_pos"]
     target = m.get("until_gtid") or target_of(m["binlogs"], start, datetime.datetime.strptime(
         m["until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc))

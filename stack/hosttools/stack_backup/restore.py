@@ -74,7 +74,8 @@ def stage(cfg: dict, which: str, identity: str, source: str | None, databases: l
         decrypt = ["age", "--decrypt", "-i", identity]
         if m["method"] == "physical":
             os.makedirs(os.path.join(work, "data"), mode=0o700)
-            pipeline(decrypt, ["zstd", "-d", "-q"], ["mbstream", "-x", f"--parallel={os.cpu_count() or 1}", "-C", os.path.join(work, "data")],
+            pipeline(decrypt, ["zstd", "-d", "-q"],
+                     ["mbstream", "-x", f"--parallel={os.cpu_count() or 1}", "-C", os.path.join(work, "data")],
                      stdin_path=artifact)
             sh("mariadb-backup", "--prepare", f"--target-dir={os.path.join(work, 'data')}")
             # the position the backup is consistent at, as mariadb-backup took it (under its

@@ -74,9 +74,10 @@ class Store:
 
         s3 = self.cfg["s3"]
         # a session of its own: boto3's default one is not safe to make clients from in threads
-        return boto3.session.Session().client("s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key_id"],
-                            aws_secret_access_key=s3["secret_access_key"], region_name=s3.get("region") or "us-east-1",
-                            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2}))
+        return boto3.session.Session().client(
+            "s3", endpoint_url=s3["endpoint"], aws_access_key_id=s3["access_key_id"],
+            aws_secret_access_key=s3["secret_access_key"], region_name=s3.get("region") or "us-east-1",
+            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2}))
 
     def key(self, bid: str, name: str) -> str:
         return f"{self.prefix}/{bid}/{name}"
