@@ -18,6 +18,16 @@ app_health_timeout = 30
 # A migration's DDL waiting longer than this for a metadata lock fails, instead of
 # queueing every query of the site behind it (seconds).
 app_migration_lock_wait = 10
+# An online revision (migrations/online.py) pauses its copy while the replica is at least
+# this far behind (whole seconds: the replica's Seconds_Behind_Master) ...
+app_migration_online_max_lag = 1
+# ... or while the primary runs more threads than this (Threads_running) ...
+app_migration_online_max_load = 25
+# ... and stops, leaving the table as it was, past this many (Threads_running).
+app_migration_online_critical_load = 50
+# Its swap waits this long for the table's metadata lock, then gives up for 1 s, at most
+# 3 times (seconds): the longest any write waits for an online change.
+app_migration_online_cutover_wait = 2
 # After its health gate, each switched host is watched at nginx (seed 004's automatic
 # rollback): a 5xx share above this (percent) ...
 app_bake_error_rate_percent = 5

@@ -15,6 +15,8 @@ In order, each step a shared operation skipped where it does not apply:
  3. maintenance on, if a pending revision is breaking; the primary frozen
     (stack-mysql freeze): clients' writes get 503 with Retry-After from here on,
     and the binlog position then is the freeze point, after every acknowledged write;
+    not when every pending revision is online (migrations/online.py): a failed or
+    cancelled online change leaves its table as it was, so writes go on;
  4. alembic upgrade head, once, from the first app host (lock-wait timeout), then
     --check-heads;
  5. on failure, if the schema changed: maintenance on, the backup restored on the
@@ -71,6 +73,12 @@ class Run:
         """An empty database (no revision yet) holds nothing to lose."""
         return self.go() and self.plan["current"] is not None
 
+    def online(self) -> bool:
+        """Every pending revision changes its tables online: a failed or cancelled one
+        leaves them as they were, so nothing would be put back and writes go on (no
+        freeze)."""
+        return self.pending() and all(r.get("online") for r in self.plan["pending"])
+
     def breaking(self) -> bool:
         return self.pending() and any(r["breaking"] for r in self.plan["pending"])
 
@@ -100,8 +108,15 @@ def runner():
 def describe(plan: dict) -> str:
     lines = [f"schema at {plan['current'] or 'nothing'}; head {plan['head']}; pending:"]
     lines += [f"  {r['revision']} {r['doc']}" + (" [breaking]" if r["breaking"] else "") +
-              (" [destructive]" if r["destructive"] else "") for r in plan["pending"]]
+              (" [destructive]" if r["destructive"] else "") + (" [online]" if r.get("online") else "")
+              for r in plan["pending"]]
+    lines += ["locks (at the tables' row counts now):"]
+    lines += [f"  {line}" for line in ddl.locks(plan["sql"], online_revisions(plan), plan.get("rows", {}))]
     return "\n".join(lines + ["offline SQL:", plan["sql"].strip()])
+
+
+def online_revisions(plan: dict) -> set[str]:
+    return {r["revision"] for r in plan["pending"] if r.get("online")}
 
 
 def adopt(plan: dict, release: str, backups: bool) -> str | None:
@@ -113,7 +128,7 @@ def adopt(plan: dict, release: str, backups: bool) -> str | None:
         return None
     logger.info(f"--> release {release}: {describe(plan)}")
     intended = {r["revision"]: set(r["intended"]) for r in plan["pending"]}
-    risky = ddl.lint(plan["sql"], intended)
+    risky = ddl.lint(plan["sql"], intended, online_revisions(plan))
     if risky:
         return ("refused before anything was touched: risky DDL that its revision does not declare "
                 "(add the rule to the revision's `intended` if it is meant):\n  " + "\n  ".join(risky))
@@ -142,6 +157,11 @@ def resume(journal: dict, plan: dict, primary_at: str) -> None:
     elif step != "putting_back" and untouched:
         logger.warning(f"--> {was} died before changing the schema: the primary is thawed")
         run.thaw_first = True
+    elif frozen is None:  # an online change, never frozen: no freeze point to put back to
+        run.failed = (f"{was} died during an online change, after its table was swapped in but before "
+                      "alembic recorded it: look before serving (docs/migrations.md)")
+        run.plan = {**plan, "pending": []}
+        logger.warning(f"--> {run.failed}")
     else:
         run.frozen = frozen
         run.ddl_ran, run.plan = True, {**plan, "schema": journal["schema"], "pending": []}

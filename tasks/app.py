@@ -9,14 +9,15 @@ from pyinfra import host, inventory
 from pyinfra.facts.server import Command
 from pyinfra.operations import files, server, systemd
 
-from stack import artifact, context, hostfacts, packages, programs, sandbox, secrets, services, tls
+from stack import artifact, context, hostfacts, packages, programs, sandbox, secrets, services, tls, topology
 from stack.configs import directories, file, render, secret_file
 from stack.hosttools.stack_app.app import to_prune
 from stack.shell import argv
 
 name, root, port = host.data.app_name, host.data.app_root, host.data.app_port
 
-packages.present("Python for the app", ["python3", "python3-venv"])
+# percona-toolkit: pt-online-schema-change, which online revisions run (migrations/online.py)
+packages.present("Python for the app, and online schema changes", ["python3", "python3-venv", "percona-toolkit"])
 # Its home is shared/, the one place it may write: the code it runs is root's.
 # Checked with one cheap fact first: pyinfra's user operation lists every user (0.3-0.6 s).
 if hostfacts.passwd(host.data.app_user) != {"home": f"{root}/shared", "shell": "/usr/sbin/nologin"}:
@@ -28,6 +29,7 @@ directories((root, "0755", "root", user), (f"{root}/releases", "0755", "root", u
             name="App root, releases, shared and logs")
 
 primary = next(h for h in inventory.get_group("db_servers") if h.data.mysql_role == "primary")
+replicas = topology.replicas()
 cache = inventory.get_group("cache_servers")[0]
 env = secret_file(
     name="App settings",
@@ -53,6 +55,12 @@ app_config = {
     "health_url": f"http://{host.data.private_address}:{port}/health",
     "health_timeout": host.data.app_health_timeout,
     "migration_lock_wait": host.data.app_migration_lock_wait,
+    # migrations/online.py's settings; it watches the first replica's lag
+    "online": {"replica": replicas[0].data.private_address if replicas else "",
+               "max_lag": host.data.app_migration_online_max_lag,
+               "max_load": host.data.app_migration_online_max_load,
+               "critical_load": host.data.app_migration_online_critical_load,
+               "cutover_wait": host.data.app_migration_online_cutover_wait},
 }
 programs.install("stack-app", config_name="stack-app config", config_path="/etc/stack/app.json", config=app_config,
                  secret=False)

@@ -65,7 +65,7 @@ call(name="Pre-migration backup on the primary (verified)", function=migration.b
 files.file(name="Maintenance on (a pending revision is breaking)", path=flag, present=True,
            _if=lambda: is_web and s.go() and s.breaking())
 call(name="Primary frozen: writes wait (503) until the migration ends", function=migration.freeze,
-     _if=lambda: is_primary and s.go() and s.backup_id is not None)
+     _if=lambda: is_primary and s.go() and s.backup_id is not None and not s.online())
 call(name="Migrations (alembic upgrade head, then --check-heads)", function=migration.migrate,
      _if=lambda: is_runner and s.go())
 server.shell(name="Grants on the tables the migration made (a grant waits for its table)",

@@ -52,7 +52,8 @@ def desired_state() -> dict:
         (host.data.mysql_app_user, "mysql_app_password", app_hosts, {app_db: host.data.mysql_app_privileges}),
         # READ_ONLY ADMIN: a migration runs while the primary is frozen (stack-mysql freeze)
         (host.data.mysql_migration_user, "mysql_migration_password", app_hosts,
-         {app_db: host.data.mysql_migration_privileges, "*.*": ["READ_ONLY ADMIN"]}),
+         # SLAVE MONITOR: an online change watches the replica's lag (migrations/online.py)
+         {app_db: host.data.mysql_migration_privileges, "*.*": ["READ_ONLY ADMIN", "SLAVE MONITOR"]}),
         (host.data.mysql_replication_user, "mysql_replication_password", db_hosts, {"*.*": ["REPLICATION SLAVE"]}),
         # INSERT on backup_record: stack-backup records each backup there, on the primary
         (host.data.mysql_backup_user, "mysql_backup_password", ["localhost", *db_hosts],

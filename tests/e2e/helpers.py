@@ -241,20 +241,26 @@ def server_run(h) -> str:
     return h.check_output("systemctl show mariadb -p InvocationID --value")
 
 
+# The product's head revision, and the one release_with_revision adds on top of it.
+HEAD = max(p.name.split("_")[0] for p in (REPO / "migrations/versions").glob("[0-9]*.py"))
+TEST_REVISION = f"{int(HEAD) + 1:04d}"
+
 REVISION = '''"""{doc}
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: {revision}
+Revises: {down}
 """
 from alembic import op
+from online import alter
 
-revision = "0005"
-down_revision = "0004"
+revision = "{revision}"
+down_revision = "{down}"
 branch_labels = None
 depends_on = None
 breaking = False
 destructive = {destructive}
 intended = set()
+online = {online}
 
 
 def upgrade():
@@ -266,15 +272,19 @@ def downgrade():
 '''
 
 
-def release_with_revision(tmp, name: str, doc: str, upgrade: list[str], downgrade: list[str],
-                          destructive=False) -> list[str]:
-    """--data for a release of the sample app whose migrations end with a revision 0005
-    of these statements."""
+def release_with_revision(tmp, name: str, doc: str, upgrade: list, downgrade: list, destructive=False,
+                          online=False) -> list[str]:
+    """--data for a release of the sample app whose migrations end with a revision
+    TEST_REVISION of these statements (online: of these (table, spec) online changes)."""
     migrations = tmp / "migrations"
     shutil.copytree(REPO / "migrations", migrations, ignore=shutil.ignore_patterns("__pycache__"))
-    (migrations / "versions/0005_test.py").write_text(REVISION.format(
-        doc=doc, destructive=destructive, upgrade="\n".join(f"    op.execute({q!r})" for q in upgrade),
-        downgrade="\n".join(f"    op.execute({q!r})" for q in downgrade)))
+
+    def body(steps):
+        return "\n".join(f"    alter({t!r}, {spec!r})" if online else f"    op.execute({t!r})"
+                         for t, spec in (steps if online else [(q, None) for q in steps]))
+    (migrations / f"versions/{TEST_REVISION}_test.py").write_text(REVISION.format(
+        doc=doc, revision=TEST_REVISION, down=HEAD, destructive=destructive, online=online,
+        upgrade=body(upgrade), downgrade=body(downgrade)))
     return [f"app_source={variant(tmp, name)}", f"app_migrations={migrations}"]
 
 

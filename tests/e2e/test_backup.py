@@ -130,7 +130,7 @@ def test_with_s3_down_the_backup_is_kept_and_the_next_run_uploads_it(made, testb
     finally:
         testbed_s3.start(testbed.state_dir, testbed.gateway, testbed.subnet, secrets["s3_access_key_id"],
                          secrets["s3_secret_access_key"])
-    assert failed.returncode != 0 and failed.backup_id
+    assert failed.returncode != 0 and failed.backup_id, (failed.stdout + failed.stderr)[-3000:]
     assert "the local backup is kept; the next run uploads it" in failed.stdout + failed.stderr
     kept = json.loads(host("db2").file(f"{LOCAL}/{failed.backup_id}.json").content_string)
     assert kept["s3_key"] is None

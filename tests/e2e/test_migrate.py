@@ -12,6 +12,8 @@ import pytest
 from testbed.load import Load
 from tests.e2e.helpers import (
     FLAG,
+    HEAD,
+    TEST_REVISION,
     WRITES,
     checksums,
     lost_writes,
@@ -35,7 +37,7 @@ def columns(h) -> str:
 
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory):
-    """--data for a release whose revision 0005 makes a DDL, then fails."""
+    """--data for a release whose revision TEST_REVISION makes a DDL, then fails."""
     return release_with_revision(
         tmp_path_factory.mktemp("failing"), "v-failing", "fault injection: a DDL, then a statement that fails",
         ["ALTER TABLE sale ADD COLUMN injected INT NULL, ALGORITHM=INSTANT, LOCK=NONE", "UPDATE no_such_table SET x = 1"],
@@ -93,7 +95,8 @@ def test_a_migration_whose_controller_is_killed_is_finished_by_the_same_command_
         host, address, failing, step):
     db1 = host("db1")
     before = columns(db1)
-    release = host("app1").check_output("ls -d /srv/sales/releases/*/migrations/versions/0005_test.py").split("/")[4]
+    release = host("app1").check_output(
+        f"ls -d /srv/sales/releases/*/migrations/versions/{TEST_REVISION}_test.py").split("/")[4]
     command = ("tasks/migrate.py", "--data", f"release={release}")
     with Load(address("web1"), requests=WRITES, rate=None, workers=4) as load:
         pyinfra_killed_at(KILLED_AT[step], *command)
@@ -114,12 +117,12 @@ def test_a_migration_whose_controller_is_killed_is_finished_by_the_same_command_
 
 def test_dry_shows_the_pending_revision_and_its_sql_and_changes_nothing(host, failing):
     # the failing one, installed (its id may predate others': a build of the same content is reused)
-    found = host("app1").check_output("ls -d /srv/sales/releases/*/migrations/versions/0005_test.py")
+    found = host("app1").check_output(f"ls -d /srv/sales/releases/*/migrations/versions/{TEST_REVISION}_test.py")
     release = found.split("/")[4]
     proc = pyinfra_on_testbed("tasks/migrate.py", "--dry", "--data", f"release={release}", json_output=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "schema at 0004; head 0005; pending:" in out and "0005 fault injection" in out
+    assert f"schema at {HEAD}; head {TEST_REVISION}; pending:" in out and f"{TEST_REVISION} fault injection" in out
     assert "ALTER TABLE sale ADD COLUMN injected INT NULL" in out
     assert "injected" not in columns(host("db1"))
 

@@ -9,6 +9,7 @@ import pytest
 from testbed.load import Load
 from tests.e2e.helpers import (
     APP,
+    TEST_REVISION,
     back_up,
     checksums,
     points,
@@ -87,22 +88,22 @@ def schema_revision(host) -> str:
 
 @pytest.fixture(scope="module")
 def v2(host, deployed, tmp_path_factory):
-    """v1 (the release found) serving; v2 deployed over it with revision 0005 applied."""
+    """v1 (the release found) serving; v2 deployed over it with revision TEST_REVISION applied."""
     data = release_with_revision(tmp_path_factory.mktemp("v2"), "v2", "a table of v2's own, dropped with its rows",
                                  ["CREATE TABLE rollback_probe (id INT PRIMARY KEY)"], ["DROP TABLE rollback_probe"],
                                  destructive=True)
     v1, v1_schema = release_of(host("app1")), schema_revision(host)
     proc = pyinfra_on_testbed("deploy.py", *[a for d in data for a in ("--data", d)])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert schema_revision(host) == "0005"
+    assert schema_revision(host) == TEST_REVISION
     return v1, v1_schema, release_of(host("app1"))
 
 
 def test_a_downgrade_across_a_destructive_revision_without_a_backup_is_refused(host, v2):
     proc = pyinfra_on_testbed("tasks/rollback.py", "--data", "db=downgrade", json_output=False)
     assert proc.returncode != 0
-    assert "undoes destructive revisions (0005): their data would be lost" in proc.stderr
-    assert {release_of(host(h)) for h in APPS} == {v2[2]} and schema_revision(host) == "0005"
+    assert f"undoes destructive revisions ({TEST_REVISION}): their data would be lost" in proc.stderr
+    assert {release_of(host(h)) for h in APPS} == {v2[2]} and schema_revision(host) == TEST_REVISION
 
 
 def test_v2_rolled_back_with_its_schema_serves_v1_on_v1s_schema_and_fails_no_request(host, address, v2):

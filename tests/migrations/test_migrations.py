@@ -43,7 +43,33 @@ def test_every_revision_says_whether_it_is_breaking_or_destructive_and_what_risk
 
 def test_no_revision_has_risky_ddl_it_does_not_intend(offline_sql):
     intended = {module(p).revision: set(module(p).intended) for p in REVISIONS}
-    assert ddl.lint(offline_sql, intended) == []
+    online = {module(p).revision for p in REVISIONS if getattr(module(p), "online", False)}
+    assert ddl.lint(offline_sql, intended, online) == []
+
+
+def test_the_online_revision_adds_the_sku_index_and_widens_price_and_its_downgrade_undoes_both(
+        alembic_runner, alembic_engine):
+    alembic_runner.migrate_up_to("0004")
+    with alembic_engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO sale (id, total) VALUES (1, 9.90)")
+        conn.exec_driver_sql("INSERT INTO sale_item (sale_id, sku, qty, price) VALUES (1, 'a', 1, 9.90)")
+    alembic_runner.migrate_up_one()
+    assert _sale_item(alembic_engine) == ("decimal(14,2)", ["PRIMARY", "ix_sale_item_sku", "sale_id"], 1)
+    alembic_runner.migrate_down_one()
+    assert _sale_item(alembic_engine) == ("decimal(12,2)", ["PRIMARY", "sale_id"], 1)
+
+
+def _sale_item(engine) -> tuple:
+    """sale_item's price type, index names, rows; and no trigger or copy left behind."""
+    with engine.begin() as conn:
+        price = conn.exec_driver_sql("SELECT column_type FROM information_schema.columns WHERE "
+                                     "table_schema = DATABASE() AND table_name = 'sale_item' AND "
+                                     "column_name = 'price'").scalar()
+        indexes = sorted({r[2] for r in conn.exec_driver_sql("SHOW INDEX FROM sale_item")})
+        assert conn.exec_driver_sql("SHOW TRIGGERS").all() == []
+        assert conn.exec_driver_sql("SELECT table_name FROM information_schema.tables WHERE "
+                                    "table_schema = DATABASE() AND table_name REGEXP '^_'").all() == []
+        return price, indexes, conn.exec_driver_sql("SELECT COUNT(*) FROM sale_item").scalar()
 
 
 def test_the_data_migration_marks_existing_sales_as_web_and_its_downgrade_clears_them(alembic_runner, alembic_engine):

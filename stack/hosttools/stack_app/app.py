@@ -96,8 +96,10 @@ class App:
     def alembic(self, rid: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         rdir = self.release_dir(rid)
         # As the migration user (DDL), never the app's (DML only).
+        online = self.cfg.get("online", {})
         env = {**os.environ, **read_env(MIGRATE_ENV),
-               "ALEMBIC_LOCK_WAIT_TIMEOUT": str(self.cfg.get("migration_lock_wait", 10))}
+               "ALEMBIC_LOCK_WAIT_TIMEOUT": str(self.cfg.get("migration_lock_wait", 10)),
+               **{f"ONLINE_{k.upper()}": str(v) for k, v in online.items()}}
         proc = subprocess.run([os.path.join(rdir, "venv/bin/python"), *args], env=env, capture_output=True,
                               text=True)
         if check and proc.returncode != 0:

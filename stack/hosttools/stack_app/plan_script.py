@@ -30,12 +30,16 @@ def main():
     with create_engine(url, connect_args={"connect_timeout": 5, "ssl_ca": e["TLS_CA"],
                                           "ssl_verify_cert": True, "ssl_verify_identity": True}).connect() as c:
         current = MigrationContext.configure(c).get_current_revision()
+        # The app's tables: what an online change was copying into (_<table>_new, or
+        # _<table>_old once swapped in) is not the schema.
+        ours = "table_schema = DATABASE() AND table_name NOT REGEXP '^_.+_(new|old)$'"
         rows = c.execute(text("SELECT table_name, column_name, column_type, is_nullable, column_default "
-                              "FROM information_schema.columns WHERE table_schema = DATABASE() "
-                              "ORDER BY 1, 2")).all()
+                              f"FROM information_schema.columns WHERE {ours} ORDER BY 1, 2")).all()
         rows += c.execute(text("SELECT table_name, index_name, seq_in_index, column_name, non_unique "
-                               "FROM information_schema.statistics WHERE table_schema = DATABASE() "
-                               "ORDER BY 1, 2, 3")).all()
+                               f"FROM information_schema.statistics WHERE {ours} ORDER BY 1, 2, 3")).all()
+        # estimates (InnoDB's), for the DDL lint's lock times
+        sizes = dict(c.execute(text(f"SELECT table_name, table_rows FROM information_schema.tables WHERE {ours}"
+                                    )).all())
     script = ScriptDirectory.from_config(Config(ini))
     head = script.get_current_head()
     to = sys.argv[2] if len(sys.argv) > 2 else None
@@ -50,9 +54,10 @@ def main():
         if pending:
             command.upgrade(Config(ini, output_buffer=sql), f"{current}:head" if current else "head", sql=True)
     print(json.dumps({"current": current, "head": head, "sql": sql.getvalue(),
-                      "schema": hashlib.sha256(repr(rows).encode()).hexdigest()[:16],
+                      "schema": hashlib.sha256(repr(rows).encode()).hexdigest()[:16], "rows": sizes,
                       "pending": [{"revision": r.revision, "doc": r.doc, "breaking": r.module.breaking,
-                                   "destructive": r.module.destructive, "intended": sorted(r.module.intended)}
+                                   "destructive": r.module.destructive, "intended": sorted(r.module.intended),
+                                   "online": getattr(r.module, "online", False)}
                                   for r in pending]}))
 
 
