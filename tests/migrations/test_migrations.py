@@ -82,3 +82,16 @@ def test_the_data_migration_marks_existing_sales_as_web_and_its_downgrade_clears
     alembic_runner.migrate_down_one()
     with alembic_engine.begin() as conn:
         assert [r[0] for r in conn.exec_driver_sql("SELECT channel FROM sale")] == [None, None]
+
+
+def test_an_online_change_past_the_critical_load_stops_leaving_the_table_as_it_was(
+        alembic_runner, alembic_engine, monkeypatch):
+    alembic_runner.migrate_up_to("0004")
+    with alembic_engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO sale (id, total) VALUES (1, 9.90)")
+        conn.exec_driver_sql("INSERT INTO sale_item (sale_id, sku, qty, price) VALUES (1, 'a', 1, 9.90)")
+    before = _sale_item(alembic_engine)
+    monkeypatch.setenv("ONLINE_CRITICAL_LOAD", "1")  # its own session is a running thread: always past it
+    with pytest.raises(Exception, match="online change of sale_item failed"):
+        alembic_runner.migrate_up_one()
+    assert _sale_item(alembic_engine) == before and alembic_runner.current == "0004"

@@ -78,3 +78,20 @@ def test_prune_keeps_an_old_current_and_previous_and_then_has_nothing_left_to_do
     assert removed == ["20261203", "20261204"]
     left = [r for r in releases if r not in removed]
     assert to_prune(left, current="20261201", previous="20261202", keep=5) == []
+
+
+def test_cancel_sends_sigterm_to_the_online_change_running_and_says_when_there_is_none(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from stack.hosttools.stack_app.cli import cancel
+
+    tool = tmp_path / "pt-online-schema-change"  # stands in for the perl script, run by its interpreter
+    tool.write_text("import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n"
+                    "print('ready', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, str(tool)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    assert cancel() == 0
+    assert proc.wait(10) == 7
+    assert f"pid {proc.pid}" in capsys.readouterr().out
+    assert cancel() == 1 and "no online change is running" in capsys.readouterr().out

@@ -23,6 +23,7 @@ Installed on app hosts by tasks/app.py; reads /etc/stack/app.json.
                                        deployment_record and audit_log rows (or the audit_log row only)
     stack-app prune                    keep the newest `keep`, never current or previous
     stack-app stale                    "stale" if the running service predates its settings
+    stack-app cancel                   stop the online schema change running here: its table stays as it was
 
 Standalone on purpose: Python 3 only (plan, head and record run in a release's own venv).
 """
@@ -35,6 +36,7 @@ import fcntl
 import json
 import os
 import platform
+import signal
 import sys
 
 from .app import App, Failure
@@ -80,6 +82,7 @@ def main(argv=None) -> int:
     sp.add_argument("--detail", default="")
     sub.add_parser("prune")
     sub.add_parser("stale")
+    sub.add_parser("cancel")
     args = p.parse_args(argv)
     with open(args.config) as f:
         app = App(json.load(f))
@@ -136,4 +139,24 @@ def command(app: App, args) -> int:
         app.prune()
     elif args.cmd == "stale":
         print("stale" if app.stale() else "fresh")
+    elif args.cmd == "cancel":
+        return cancel()
     return 0
+
+
+def cancel() -> int:
+    """SIGTERM to each pt-online-schema-change running here (migrations/online.py's):
+    it drops its triggers, then its copy, and exits; the migration then fails with its
+    table as it was. Exit 1 if none was running."""
+    stopped = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        if any(os.path.basename(a) == b"pt-online-schema-change" for a in argv[:3]):
+            os.kill(int(pid), signal.SIGTERM)
+            stopped.append(pid)
+    print(f"cancelled the online change (pid {', '.join(stopped)})" if stopped else "no online change is running")
+    return 0 if stopped else 1
