@@ -97,7 +97,7 @@ def locks(sql: str, online: set[str], rows: dict[str, int]) -> list[str]:
                 created.add(m.group(1))
                 continue
             m = _TARGET.match(up)
-            if not m or m.group(1) in created:
+            if not m or m.group(1) in created or m.group(1) == "ALEMBIC_VERSION":  # alembic's own bookkeeping
                 continue
             table = st[m.start(1):m.end(1)]
             n = rows.get(table)
