@@ -1,16 +1,17 @@
 """The whole bench suite, on testbeds of its own: `.venv/bin/python -m bench` (root).
 
-    converge  fresh converge against apt's floor; no-op on 1, 3, 5 hosts; the profile
-    rollout   a release rolled out and rolled back under 60 req/s
-    app       the request path against its cached ceiling
-    backup    backup and restore against mysqldump, the binlog archive's RPO
-    pitr      point-in-time replay of 1 GB of binlog against mariadb-binlog | mariadb
-    scale     no-op on 1, 5, 10, 20 base-only hosts; per-host cost, 200 and 2,000 extrapolated
-    shards    the no-op of 20 base-only hosts split in 1, 2, 4 shards side by side
+    converge    fresh converge against apt's floor; no-op on 1, 3, 5 hosts; the profile
+    rollout     a release rolled out and rolled back under 60 req/s
+    app         the request path against its cached ceiling
+    backup      backup and restore against mysqldump, the binlog archive's RPO
+    pitr        point-in-time replay of 1 GB of binlog against mariadb-binlog | mariadb
+    online_ddl  an online schema change of 5 M sale_item rows against a plain ALTER, under writes
+    scale       no-op on 1, 5, 10, 20 base-only hosts; per-host cost, 200 and 2,000 extrapolated
+    shards      the no-op of 20 base-only hosts split in 1, 2, 4 shards side by side
 
-rollout, app, backup and pitr run on the testbed converge deployed (tbb), scale on its
+rollout, app, backup, pitr and online_ddl run on the testbed converge deployed (tbb), scale on its
 own (tbs); both are removed at the end. It takes 20 to 30 minutes; --only runs
-some (converge is always first when any of rollout, app, backup, pitr is asked).
+some (converge is always first when any of rollout, app, backup, pitr, online_ddl is asked).
 Each bench prints its figures and ratios; docs/speed.md's tables are made from them.
 """
 
@@ -22,10 +23,11 @@ import os
 import platform
 import sys
 
-from bench import app, backup, converge, pitr, rollout, scale, shards
+from bench import app, backup, converge, online_ddl, pitr, rollout, scale, shards
 from testbed import Testbed
 
-ON_DEPLOYED = {"rollout": rollout.main, "app": app.main, "backup": backup.main, "pitr": pitr.main}
+ON_DEPLOYED = {"rollout": rollout.main, "app": app.main, "backup": backup.main, "pitr": pitr.main,
+               "online_ddl": online_ddl.main}
 
 
 def machine() -> str:
@@ -39,7 +41,8 @@ def section(name: str):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
-    p.add_argument("--only", default="converge,rollout,app,backup,pitr,scale,shards", help="comma-separated benches")
+    p.add_argument("--only", default="converge,rollout,app,backup,pitr,online_ddl,scale,shards",
+                   help="comma-separated benches")
     p.add_argument("--backup-size-mb", default="1024", help="bench.backup's data size (default 1024)")
     args = p.parse_args(argv)
     only = args.only.split(",")

@@ -26,6 +26,22 @@ def test_the_pitr_bench_replays_both_ways_to_identical_tables_and_prints_the_rat
     assert host("db2").run("test -e /var/tmp/stack-bench-pitr").rc == 1  # its scratch servers and files are gone
 
 
+def test_the_online_ddl_bench_runs_both_changes_under_the_writer_and_leaves_sale_item_as_it_was(testbed, host):
+    def sale_item():  # less the AUTO_INCREMENT counter, which the bench's writer moves
+        shown = host("db1").check_output("mariadb -N -e 'SHOW CREATE TABLE sales.sale_item'")
+        return re.sub(r" AUTO_INCREMENT=\d+", "", shown)
+
+    before = sale_item()
+    out = bench("bench.online_ddl", "--name", testbed.name, "--rows", "20000", "--seconds", "3")
+    assert re.search(r"^online_ddl writer alone \(50 sales/s, 3s\): \d+ writes, 0 failed, P99 \d+ ms", out, re.M)
+    assert re.search(r"^online_ddl online change \(pt-online-schema-change\), sale_item \+20,000 rows: 0 failed "
+                     r"writes of \d+ \(goal 0\), P99 \d+ ms = [\d.]+x alone \(goal <= 5x\), max \d+ ms, replica max "
+                     r"lag [\d.]+s \(goal <= 1.5s\), [\d.]+s in all$", out, re.M)
+    assert re.search(r"^online_ddl plain ALTER TABLE, sale_item \+20,000 rows: \d+ failed writes", out, re.M)
+    assert sale_item() == before
+    assert "bench_online" not in host("db1").check_output("mariadb -N -e 'SHOW DATABASES'").split()
+
+
 def test_the_app_bench_prints_the_ratios_against_its_ceiling_and_the_p99(testbed, first_deploy):
     proc = subprocess.run([sys.executable, "-m", "bench.app", "--name", testbed.name, "--seconds", "1"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
