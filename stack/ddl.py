@@ -40,9 +40,10 @@ def by_revision(sql: str) -> dict[str, list[str]]:
     return out
 
 
-def findings(statements: list[str]) -> list[tuple[str, str]]:
-    """(rule, statement) for every risky statement."""
-    created, out = set(), []
+def on_existing(statements: list[str]):
+    """(statement, its upper case, its table) for each statement on a table that is not
+    new: made by an earlier revision, not by one of ``statements`` before it."""
+    created = set()
     for st in statements:
         up = st.upper()
         m = re.match(r"CREATE TABLE (?:IF NOT EXISTS )?`?(\w+)", up)
@@ -50,7 +51,15 @@ def findings(statements: list[str]) -> list[tuple[str, str]]:
             created.add(m.group(1))
             continue
         m = _TARGET.match(up)
-        if not m or m.group(1) in created or up.startswith(("UPDATE", "DELETE", "INSERT")):
+        if m and m.group(1) not in created:
+            yield st, up, st[m.start(1):m.end(1)]
+
+
+def findings(statements: list[str]) -> list[tuple[str, str]]:
+    """(rule, statement) for every risky statement."""
+    out = []
+    for st, up, _ in on_existing(statements):
+        if up.startswith(("UPDATE", "DELETE", "INSERT")):
             continue
         rules = []
         if re.search(r"\bADD (?:COLUMN )?\S+ [^,]*\bNOT NULL\b", up) and not re.search(
@@ -89,17 +98,9 @@ def locks(sql: str, online: set[str], rows: dict[str, int]) -> list[str]:
     row count (``rows``: table -> estimated rows)."""
     out = []
     for rev, statements in by_revision(sql).items():
-        created = set()
-        for st in statements:
-            up = st.upper()
-            m = re.match(r"CREATE TABLE (?:IF NOT EXISTS )?`?(\w+)", up)
-            if m:
-                created.add(m.group(1))
+        for st, up, table in on_existing(statements):
+            if table == "alembic_version":  # alembic's own bookkeeping
                 continue
-            m = _TARGET.match(up)
-            if not m or m.group(1) in created or m.group(1) == "ALEMBIC_VERSION":  # alembic's own bookkeeping
-                continue
-            table = st[m.start(1):m.end(1)]
             n = rows.get(table)
             size = f"~{n:,} rows" if n is not None else "rows unknown"
             rules = {r for r, _ in findings([st])}
