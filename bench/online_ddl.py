@@ -4,9 +4,11 @@
 
 sale_item gets --rows more rows (one sale's). Then, while a steady writer commits
 about 50 sales/s through nginx, the same change (an index added, a column's type
-changed) runs twice: online, as a revision's online.alter runs it (the release's
-migrations/online.py on app1: pt-online-schema-change, throttled on db2's lag), and
-as one plain ALTER TABLE on db1. Each is undone after, untimed and with no writer.
+changed) runs three times: online, as a revision's online.alter runs it (the
+release's migrations/online.py on app1: pt-online-schema-change, throttled on db2's
+lag); as the server's own online ALTER (ALGORITHM=COPY, LOCK=NONE: MariaDB 11.2+,
+which 10.11 refuses); and as one plain ALTER TABLE on db1. Each is undone after,
+untimed and with no writer.
 For each: failed writes, write P99 and maximum latency, db2's maximum lag (a
 heartbeat row set on db1 every 50 ms, its age read on db2) and total time. The
 writer alone for --seconds first gives the P99 the goals compare with: for the
@@ -29,6 +31,8 @@ from testbed.load import Load
 
 HOST_PART = Path(__file__).with_name("online_ddl_host.py")
 CHANGE = ("sale_item", "ADD INDEX ix_bench_qty (qty), MODIFY qty BIGINT NOT NULL")
+# The server's own online ALTER (MariaDB 11.2+: a copy that lets writes through); 10.11 refuses it.
+NATIVE = ", ALGORITHM=COPY, LOCK=NONE"
 UNDO = ("sale_item", "DROP INDEX ix_bench_qty, MODIFY qty INT NOT NULL")
 SALE = json.dumps({"items": [{"sku": "BENCH-DDL", "qty": 1, "price": "1.00"}]}).encode()
 RATE, CLIENTS = 50, 8  # the steady writer: sales per second, over this many clients
@@ -67,9 +71,12 @@ def measured(tb: Testbed, address: str, how: str | None, seconds: float) -> dict
               settle=0) as load:
         if how is None:
             time.sleep(seconds)
+        elif how == "online":
+            seconds = part(tb, "app1", RELEASE_PYTHON, "online", *CHANGE)["seconds"]
         else:
-            host, python = ("app1", RELEASE_PYTHON) if how == "online" else ("db1", "python3")
-            seconds = part(tb, host, python, how, *CHANGE)["seconds"]
+            table, spec = CHANGE
+            seconds = part(tb, "db1", "python3", "plain", table, spec + (NATIVE if how == "native" else ""))["seconds"]
+    caught_up(tb)  # a plain ALTER reaches the replica after it ended on the primary: its lag is after too
     for h in ("db2", "db1"):
         tb.ssh(h, "touch", STOP)
     lag = json.loads(watch.communicate(timeout=60)[0].strip().splitlines()[-1])["max_lag_s"]
@@ -97,16 +104,27 @@ def main(argv=None) -> int:
         caught_up(tb)
         alone = measured(tb, address, None, args.seconds)
         results = {}
-        for how in ("online", "plain"):
-            results[how] = measured(tb, address, how, 0)
+        for how in ("online", "native", "plain"):
+            try:
+                results[how] = measured(tb, address, how, 0)
+            except SystemExit as e:  # the native one, on a server without online copies
+                if how != "native":
+                    raise
+                results[how] = str(e).strip().splitlines()[-1]
+                continue
             undone(tb)
     finally:
         part(tb, "db1", "python3", "clean", str(sale))
         caught_up(tb)
     print(f"online_ddl writer alone ({RATE} sales/s, {args.seconds:.0f}s): {alone['writes']} writes, "
           f"{alone['failed']} failed, P99 {alone['p99'] * 1000:.0f} ms, replica max lag {alone['lag']:.2f}s")
-    for how, name in (("online", "online change (pt-online-schema-change)"), ("plain", "plain ALTER TABLE")):
+    names = {"online": "online change (pt-online-schema-change)", "native": f"server's online ALTER ({NATIVE[2:]})",
+             "plain": "plain ALTER TABLE"}
+    for how, name in names.items():
         r = results[how]
+        if isinstance(r, str):
+            print(f"online_ddl {name}: refused by the server: {r}")
+            continue
         goals = " (goal 0)" if how == "online" else ""
         print(f"online_ddl {name}, sale_item +{args.rows:,} rows: {r['failed']} failed writes of {r['writes']}{goals}, "
               f"P99 {r['p99'] * 1000:.0f} ms = {r['p99'] / alone['p99']:.1f}x alone"

@@ -27,9 +27,12 @@ import tempfile
 
 from alembic import context, op
 
-# Seconds of work per chunk: small, so that a chunk applied on the replica adds
-# little lag and the lag check (each second) catches up before the next one.
-CHUNK_TIME = 0.2
+# Seconds of work per chunk. Each chunk is one commit whose rows the binlog takes at
+# once, and the app's commits queue behind it: measured with bench.online_ddl (1 M
+# rows, 50 sales/s), the write P99 was 11.5x the writer's alone at 0.2 s, 3.2x at
+# 0.05 s, 2.6x at 0.025 s (which took 1.7x as long); a chunk this small also adds
+# little to the replica's lag.
+CHUNK_TIME = 0.05
 CUTOVER_TRIES = 3  # the swap's attempts, each waiting ONLINE_CUTOVER_WAIT for its lock, 1 s apart
 
 

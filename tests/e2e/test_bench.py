@@ -38,6 +38,7 @@ def test_the_online_ddl_bench_runs_both_changes_under_the_writer_and_leaves_sale
     assert re.search(r"^online_ddl online change \(pt-online-schema-change\), sale_item \+20,000 rows: 0 failed "
                      r"writes of \d+ \(goal 0\), P99 \d+ ms = [\d.]+x alone \(goal <= 5x\), max \d+ ms, replica max "
                      r"lag [\d.]+s \(goal <= 1.5s\), [\d.]+s in all$", out, re.M)
+    assert re.search(r"^online_ddl server's online ALTER \(ALGORITHM=COPY, LOCK=NONE\): ", out, re.M)
     assert re.search(r"^online_ddl plain ALTER TABLE, sale_item \+20,000 rows: \d+ failed writes", out, re.M)
     assert sale_item() == before
     assert "bench_online" not in host("db1").check_output("mariadb -N -e 'SHOW DATABASES'").split()
