@@ -14,7 +14,8 @@ It prints both times, the ratios (baseline / ours: higher is better; the goals
 are >= 3x for backup and >= 5x for restore), the compressed sizes, and the RPO of
 the binlog archive measured on the primary. Afterwards the bench data, its
 backups (local and in S3) are removed and db2 is seeded again from db1, as the
-testbed was. Needs a deployed testbed (./quickstart deploy).
+testbed was. The host part is bench/backup_host.py. Needs a deployed testbed
+(./quickstart deploy).
 """
 
 from __future__ import annotations
@@ -25,100 +26,17 @@ import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from testbed import Testbed
 
-# Runs on db2 as root (python3 - ARGS < this): one step per call, its timing measured there.
-HOST = r'''
-import json, os, shutil, subprocess, sys, time
-import pymysql
-
-step, arg = sys.argv[1], sys.argv[2:]
-CFG, WORK = "/etc/stack/bench-backup.json", "/var/backups/stack-bench"
-
-
-def sql(*statements, db=None):
-    conn = pymysql.connect(unix_socket="/run/mysqld/mysqld.sock", user="root", database=db, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute("SET SESSION sql_log_bin = 0")  # the bench's own data: never replicated nor archived
-        for s in statements:
-            cur.execute(s)
-        out = cur.fetchall()
-    conn.close()
-    return out
-
-
-def sh(command):
-    started = time.monotonic()
-    subprocess.run(["bash", "-o", "pipefail", "-c", command], check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - started
-
-
-def data_mb():
-    sql("ANALYZE TABLE bench.sale, bench.sale_item, bench.stock_move")  # sizes as they are now
-    return float(sql("SELECT SUM(data_length + index_length) / 1048576 FROM information_schema.tables "
-                     "WHERE table_schema = 'bench'")[0][0] or 0)
-
-
-if step == "generate":
-    sql("DROP DATABASE IF EXISTS bench", "CREATE DATABASE bench")
-    for table in ("sale", "sale_item", "stock_move"):
-        sql(f"CREATE TABLE bench.{table} LIKE sales.{table}")
-    sql("USE bench", "INSERT INTO bench.sale (total, created_at) SELECT ROUND(5 + RAND() * 495, 2), "
-        "NOW() - INTERVAL FLOOR(RAND() * 31536000) SECOND FROM seq_1_to_1000",
-        "INSERT INTO bench.sale_item (sale_id, sku, qty, price) SELECT id, CONCAT('SKU-', LPAD(FLOOR(RAND() * 50000), 6, '0')), "
-        "1 + FLOOR(RAND() * 5), ROUND(1 + RAND() * 199, 2) FROM bench.sale, seq_1_to_3",
-        "INSERT INTO bench.stock_move (sku, delta, reason, created_at) SELECT sku, -qty, "
-        "CONCAT('sale ', sale_id, ': shipped to customer from warehouse ', 1 + sale_id % 7), NOW() FROM bench.sale_item")
-    while data_mb() < float(arg[0]):  # doubling: each round copies every table onto itself, ids fresh
-        sql("INSERT INTO bench.sale (total, created_at) SELECT total, created_at FROM bench.sale",
-            "INSERT INTO bench.sale_item (sale_id, sku, qty, price) SELECT sale_id + 1000, sku, qty, price "
-            "FROM bench.sale_item",
-            "INSERT INTO bench.stock_move (sku, delta, reason, created_at) SELECT sku, delta, reason, created_at "
-            "FROM bench.stock_move")
-    rows = sum(n for (n,) in [sql(f"SELECT COUNT(*) FROM bench.{t}")[0] for t in ("sale", "sale_item", "stock_move")])
-    with open("/etc/stack/backup.json") as f:
-        cfg = json.load(f)
-    cfg.update(host="bench", databases=["bench"], local_dir=WORK, metrics_config=None)  # its own prefix, no points
-    with open(os.open(CFG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        json.dump(cfg, f)
-    os.makedirs(WORK, mode=0o700, exist_ok=True)
-    print(json.dumps({"mb": round(data_mb()), "rows": rows}))
-elif step == "baseline-backup":
-    seconds = sh(f"mysqldump --single-transaction bench | gzip > {WORK}/dump.sql.gz")
-    print(json.dumps({"s": seconds, "bytes": os.path.getsize(f"{WORK}/dump.sql.gz")}))
-elif step == "backup":
-    seconds = sh(f"stack-backup --config {CFG} run")
-    (m,) = [json.load(open(f"{WORK}/{n}")) for n in os.listdir(WORK) if n.endswith(".json")]
-    print(json.dumps({"s": seconds, "bytes": m["size_bytes"]}))
-elif step == "restore":
-    seconds = sh(f"stack-backup --config {CFG} stage latest --identity /run/stack-bench/identity && "
-                 f"stack-backup --config {CFG} swap")
-    print(json.dumps({"s": seconds}))
-elif step == "baseline-restore":
-    sql("DROP DATABASE bench", "CREATE DATABASE bench")
-    seconds = sh(f"gunzip < {WORK}/dump.sql.gz | mysql --init-command='SET sql_log_bin = 0' bench")
-    print(json.dumps({"s": seconds}))
-elif step == "clean":
-    sql("DROP DATABASE IF EXISTS bench")
-    shutil.rmtree(WORK, ignore_errors=True)
-    shutil.rmtree("/run/stack-bench", ignore_errors=True)
-    if os.path.exists(CFG):
-        import boto3
-        cfg = json.load(open(CFG))
-        s3 = boto3.client("s3", endpoint_url=cfg["s3"]["endpoint"], aws_access_key_id=cfg["s3"]["access_key_id"],
-                          aws_secret_access_key=cfg["s3"]["secret_access_key"], region_name="us-east-1")
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=cfg["s3"]["bucket"], Prefix="bench/"):
-            for obj in page.get("Contents", []):
-                s3.delete_object(Bucket=cfg["s3"]["bucket"], Key=obj["Key"])
-        os.unlink(CFG)
-    print(json.dumps({}))
-'''
+HOST_PART = Path(__file__).with_name("backup_host.py")
 
 
 def on_db2(tb: Testbed, step: str, *args: str) -> dict:
-    proc = subprocess.run(["ssh", "-F", str(tb.state_dir / "ssh_config"), "db2", "sudo", "-n", "python3", "-", step,
-                           *map(shlex.quote, args)], input=HOST, capture_output=True, text=True)
+    with open(HOST_PART) as code:
+        proc = subprocess.run(["ssh", "-F", str(tb.state_dir / "ssh_config"), "db2", "sudo", "-n", "python3", "-",
+                               step, *map(shlex.quote, args)], stdin=code, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"bench step {step} failed on db2:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
