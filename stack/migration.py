@@ -196,7 +196,7 @@ def back_up():
         run_on(host, "install", "-d", "-m", "0700", RUN_DIR, what=f"making {RUN_DIR}")
         run_on(host, "age-keygen", "-o", f"{RUN_DIR}/identity", what="making this run's key")
         public = run_on(host, "age-keygen", "-y", f"{RUN_DIR}/identity", what="reading this run's key").strip()
-        out = run_on(host, "stack-backup", "run", "--method", "physical", "--extra-recipient", public,
+        out = run_on(host, "stack-backup", "--wait", "run", "--method", "physical", "--extra-recipient", public,
                  what="the pre-migration backup")
         run.backup_id = re.findall(r"backup (\d{8}T\d{6}Z): ", out)[-1]
         run_on(host, "stack-backup", "verify", run.backup_id, what="verifying the pre-migration backup")

@@ -15,7 +15,8 @@ from stack.shell import call, run_on
 
 
 def back_up():
-    run_on(host, "stack-backup", "run", "--method", host.data.backup_method, what=f"{host.name}: backup failed")
+    # --wait: the nightly backup, if it is running now, is waited for, not a reason to fail
+    run_on(host, "stack-backup", "--wait", "run", "--method", host.data.backup_method, what=f"{host.name}: backup failed")
 
 
 if host.name == topology.backup_source().name:

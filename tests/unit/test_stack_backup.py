@@ -84,9 +84,9 @@ def test_the_drill_of_a_backup_taken_under_writes_compares_tables_and_revision_n
 
 
 @pytest.mark.parametrize("command", [["swap"], ["stage", "20261201T000000Z", "--identity", "/nonexistent"],
-                                     ["drill", "latest", "--identity", "/nonexistent"]])
-def test_stage_swap_and_the_drill_are_refused_while_another_stack_backup_holds_the_host(tmp_path, capsys, command):
-    cfg = {"local_dir": str(tmp_path / "backups"), "host": "db1"}
+                                     ["drill", "latest", "--identity", "/nonexistent"], ["run"]])
+def test_without_wait_each_is_refused_while_another_stack_backup_holds_the_host(tmp_path, capsys, command):
+    cfg = {"local_dir": str(tmp_path / "backups"), "host": "db1", "method": "physical"}
     (tmp_path / "backup.json").write_text(json.dumps(cfg))
     with exclusive(Store(cfg)):  # a backup (or another restore) running on this host
         assert main(["--config", str(tmp_path / "backup.json"), *command]) == 2
@@ -99,8 +99,10 @@ def test_the_backups_binlog_position_is_found_by_its_11_8_name_and_its_10_11_nam
     assert binlog_info(str(tmp_path)) == str(tmp_path / name)
 
 
-def test_with_wait_a_stage_waits_for_the_stack_backup_running_here_to_end(tmp_path, capsys):
-    cfg = {"local_dir": str(tmp_path / "backups"), "host": "db1"}
+@pytest.mark.parametrize("command", [["stage", "20261201T000000Z", "--identity", "/nonexistent"], ["run"]])
+def test_with_wait_a_stage_or_a_backup_waits_for_the_stack_backup_running_here_to_end(tmp_path, capsys, command):
+    cfg = {"local_dir": str(tmp_path / "backups"), "host": "db1", "method": "physical",
+           "socket": str(tmp_path / "no.sock")}
     (tmp_path / "backup.json").write_text(json.dumps(cfg))
     (tmp_path / "backups").mkdir()
     lock = str(tmp_path / "backups" / ".lock")
@@ -109,11 +111,12 @@ def test_with_wait_a_stage_waits_for_the_stack_backup_running_here_to_end(tmp_pa
     holder = subprocess.Popen(["flock", lock, "sleep", "1"])
     while subprocess.run(["flock", "-n", lock, "true"]).returncode == 0:
         time.sleep(0.05)
-    # it gets past the lock (and fails later, on the missing backup), never refused for it
-    assert main(["--config", str(tmp_path / "backup.json"), "--wait", "stage", "20261201T000000Z",
-                 "--identity", "/nonexistent"]) == 2
+    # it gets past the lock (and fails later, on the missing backup or server), never refused for it
+    assert main(["--config", str(tmp_path / "backup.json"), "--wait", *command]) == 2
     assert holder.wait() == 0
-    assert "another stack-backup is running" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "waiting for the stack-backup running on this host to end" in err
+    assert "another stack-backup is running" not in err
 
 
 @pytest.mark.parametrize("position, reaches", [

@@ -62,7 +62,7 @@ CONFIG = "/etc/stack/backup.json"
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="stack-backup", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=CONFIG)
-    p.add_argument("--wait", action="store_true", help="stage, swap, drill: wait for another stack-backup "
+    p.add_argument("--wait", action="store_true", help="run, stage, swap, drill: wait for another stack-backup "
                                                        "on this host to end, instead of refusing")
     sub = p.add_subparsers(dest="cmd", required=True)
     sp = sub.add_parser("run")
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     clock = time.monotonic()
     try:
         if args.cmd == "run":
-            return run(cfg)
+            return run(cfg, wait=args.wait)
         with exclusive(Store(cfg), wait=args.wait) if args.cmd in EXCLUSIVE else contextlib.nullcontext():
             return dispatch(args, cfg)
     except Exception as e:  # whatever failed (a killed server too): said, and non-zero

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 from .commands import report
@@ -112,16 +113,21 @@ def datadir_bytes(path: str = DATADIR) -> int:
 def exclusive(store: Store, wait: bool = False):
     """One stack-backup at a time on a host: the timer's, ops' and the drill's runs
     would otherwise clean up each other's work in progress. ``wait``: for the one
-    running to end (a flow putting data back after its controller died, whose own
-    stage or swap may still be running), instead of refusing."""
+    running to end, instead of refusing (a flow putting data back after its
+    controller died, whose own stage or swap may still be running; a backup started
+    while another runs: the timer's and ops' never fail for each other)."""
     import fcntl
 
     os.makedirs(store.dir, mode=0o700, exist_ok=True)
     with open(os.path.join(store.dir, ".lock"), "w") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Failure(f"another stack-backup is running on this host (it holds {lock.name})") from None
+            if not wait:
+                raise Failure(f"another stack-backup is running on this host (it holds {lock.name})") from None
+            print(f"waiting for the stack-backup running on this host to end (it holds {lock.name})",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
@@ -134,9 +140,9 @@ def leftovers(store: Store) -> list[str]:
             if n.endswith(".partial") or (n.endswith(".zst.age") and n.split(".")[0] not in backed)]
 
 
-def run(cfg: dict) -> int:
+def run(cfg: dict, wait: bool = False) -> int:
     store = Store(cfg)
-    with exclusive(store):
+    with exclusive(store, wait):
         for path in leftovers(store):
             os.unlink(path)
         need, free = datadir_bytes() // 2, shutil.disk_usage(store.dir).free
