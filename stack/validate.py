@@ -50,6 +50,10 @@ def host_problems(name: str, groups: set[str], data: dict, known=frozenset()) ->
             and data["tls_renew_days"] >= data["tls_cert_days"]:
         out.append(f"{name}: tls_renew_days ({data['tls_renew_days']}) must be less than tls_cert_days "
                    f"({data['tls_cert_days']}), or every run would issue a new certificate")
+    pause, stop = data.get("app_migration_online_max_load"), data.get("app_migration_online_critical_load")
+    if isinstance(pause, int) and isinstance(stop, int) and pause >= stop:
+        out.append(f"{name}: app_migration_online_max_load ({pause}) must be less than "
+                   f"app_migration_online_critical_load ({stop}), or an online change stops before it ever pauses")
     out += vendor_problems(name, groups, data)
     for key, value in sorted(data.items()):
         if key in KEYS:

@@ -53,6 +53,15 @@ def test_bad_cache_value_is_reported(key, value, expected):
     assert any(p.startswith("web1.staging.example.com: ") and expected in p for p in found), found
 
 
+def test_an_online_change_that_would_stop_before_it_ever_pauses_is_refused():
+    hosts = defaults()
+    hosts["app1.staging.example.com"][1].update(app_migration_online_max_load=50,
+                                                app_migration_online_critical_load=50)
+    assert validate.problems(hosts, check_secrets_for=set()) == [
+        "app1.staging.example.com: app_migration_online_max_load (50) must be less than "
+        "app_migration_online_critical_load (50), or an online change stops before it ever pauses"]
+
+
 def test_unknown_key_with_a_component_prefix_is_a_typo():
     hosts = defaults()
     hosts["app1.staging.example.com"][1]["base_sshd_prot"] = 22
