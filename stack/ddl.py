@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 
 RULES = ("not_null", "type_change", "drop", "rename", "rebuild")
-ONLINE_SAFE = ("rebuild", "type_change")  # what an online revision's ALTER TABLE may do: copied under writes
+ONLINE_SAFE = frozenset({"rebuild", "type_change"})  # what an online revision's ALTER TABLE may do: copy
+DML = ("UPDATE", "DELETE", "INSERT")  # statements that change rows, not the table
 # Rows per second a table-copying ALTER copies on the testbed's db hosts (bench.online_ddl's
 # plain ALTER of sale_item: 5 M rows in 17.4 s): what a blocking statement's estimate scales by.
 COPY_ROWS_PER_S = 290_000
@@ -59,7 +60,7 @@ def findings(statements: list[str]) -> list[tuple[str, str]]:
     """(rule, statement) for every risky statement."""
     out = []
     for st, up, _ in on_existing(statements):
-        if up.startswith(("UPDATE", "DELETE", "INSERT")):
+        if up.startswith(DML):
             continue
         rules = []
         if re.search(r"\bADD (?:COLUMN )?\S+ [^,]*\bNOT NULL\b", up) and not re.search(
@@ -104,11 +105,11 @@ def locks(sql: str, online: set[str], rows: dict[str, int]) -> list[str]:
             n = rows.get(table)
             size = f"~{n:,} rows" if n is not None else "rows unknown"
             rules = {r for r, _ in findings([st])}
-            if up.startswith(("UPDATE", "DELETE", "INSERT")):
+            if up.startswith(DML):
                 what = "locks the rows it changes until its revision commits"
-            elif rules & set(ONLINE_SAFE) and rev in online:
+            elif rules & ONLINE_SAFE and rev in online:
                 what = "online: copied under writes, which wait only for the swap's bounded metadata lock"
-            elif rules & set(ONLINE_SAFE):
+            elif rules & ONLINE_SAFE:
                 what = (f"copies the table: writes to it wait ~{max(1, round((n or 0) / COPY_ROWS_PER_S))} s "
                         f"(at {COPY_ROWS_PER_S:,} rows/s), and the replica falls behind as long")
             else:
